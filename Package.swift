@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// berth-runtime is linked as a fully static executable: start-up is part of the product
+// (~2 ms static vs ~11 ms dynamic). FoundationEssentials' static archive leaves three of its
+// own dependencies to the link line, so they are named here.
+let staticExecutable: [LinkerSetting] = [
+    .unsafeFlags([
+        "-static-executable",
+        "-Xlinker", "-l_FoundationCShims",
+        "-Xlinker", "-l_FoundationCollections",
+        "-Xlinker", "-lswiftSynchronization",
+    ]),
+]
+
+let package = Package(
+    name: "Berth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "berth-runtime", targets: ["berth-runtime"]),
+        .executable(name: "berth", targets: ["berth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C only where Swift cannot reach: raw clone/setns/unshare, capset, seccomp glue.
+        .target(name: "CBerth"),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .target(name: "OCISpec"),
+        .target(name: "Linux", dependencies: ["CBerth", "CSeccomp", "OCISpec"]),
+        .target(name: "Cgroups", dependencies: ["Linux", "OCISpec"]),
+        .target(name: "Runtime", dependencies: ["Cgroups", "Linux", "OCISpec"]),
+        .executableTarget(name: "berth-runtime", dependencies: ["Runtime"], linkerSettings: staticExecutable),
+        .target(name: "Images", dependencies: ["OCISpec", "Linux"]),
+        .executableTarget(
+            name: "berth",
+            dependencies: [
+                "Cgroups", "Linux", "Images", "Runtime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["OCISpec", "Linux"]),
+        .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "Linux", "OCISpec"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "OCISpec"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

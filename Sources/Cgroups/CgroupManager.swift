@@ -1,0 +1,47 @@
+import OCISpec
+
+/// How cgroups are mounted on this host.
+public enum CgroupMode: String, Sendable, Codable {
+    /// Only v1 hierarchies (no cgroup2 mount).
+    case legacy
+    /// v1 controllers plus a cgroup2 tree without controllers (systemd's "hybrid" layout).
+    case hybrid
+    /// cgroup2 only.
+    case unified
+}
+
+/// A failed cgroup operation: what was done, on which file, and why.
+public struct CgroupError: Error, CustomStringConvertible, Sendable {
+    public let operation: String
+    public let path: String
+    public let reason: String
+    public init(_ operation: String, path: String, reason: String) {
+        self.operation = operation; self.path = path; self.reason = reason
+    }
+    public var description: String { path.isEmpty ? "\(operation): \(reason)" : "\(operation) \(path): \(reason)" }
+}
+
+/// One container's (or any group of tasks') cgroup, across every hierarchy it lives in.
+/// Implementations: `CgroupV1Manager` (legacy and hybrid hosts) and `CgroupV2Manager` (unified).
+public protocol CgroupManager: Sendable {
+    /// The cgroup path as given (`/berth/ID`, relative to each hierarchy's root).
+    var path: String { get }
+    /// Creates the cgroup in every hierarchy; existing ones are fine.
+    func create() throws(CgroupError)
+    /// Writes every limit in `resources` (used by create and by `update`).
+    func apply(_ resources: Resources) throws(CgroupError)
+    /// Moves a task (all its threads) into the cgroup in every hierarchy.
+    func addProcess(_ pid: Int32) throws(CgroupError)
+    /// Every pid in the cgroup (the tree under it included).
+    func processes() throws(CgroupError) -> [Int32]
+    func freeze() throws(CgroupError)
+    func thaw() throws(CgroupError)
+    func isFrozen() throws(CgroupError) -> Bool
+    func stats() throws(CgroupError) -> CgroupStats
+    /// Signals every task, without racing forks (v2: cgroup.kill for SIGKILL; v1: freeze, signal, thaw).
+    func killAll(signal: Int32) throws(CgroupError)
+    /// Removes the cgroup from every hierarchy; it must be empty (retries briefly while tasks exit).
+    func destroy() throws(CgroupError)
+    /// Whether the cgroup exists in any hierarchy.
+    func exists() -> Bool
+}

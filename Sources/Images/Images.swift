@@ -1,0 +1,2 @@
+/// The image store (issue 4).
+public enum Images {}
