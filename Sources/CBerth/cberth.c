@@ -140,3 +140,4 @@ int berth_reset_signal_dispositions(void) {
 }
 
 int berth_errno(void) { return errno; }
+int berth_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }

@@ -62,6 +62,7 @@ int berth_block_all_signals(void *old_set, size_t old_len);
 int berth_restore_signals(const void *old_set);
 int berth_reset_signal_dispositions(void);
 
+int berth_pipe2(int fds[2], int flags);
 // errno as a function (the Swift Glibc overlay exposes it, but CBerth callers want one place).
 int berth_errno(void);
 #endif

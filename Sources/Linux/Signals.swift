@@ -1,0 +1,24 @@
+import Glibc
+
+/// Signal names and numbers, as `kill` accepts them (`KILL`, `SIGKILL`, `9`, `RTMIN+3`).
+public enum Signals {
+    public static let byName: [String: Int32] = [
+        "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8, "KILL": 9,
+        "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17,
+        "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25,
+        "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31,
+    ]
+
+    public static func parse(_ text: String) -> Int32? {
+        if let number = Int32(text) { return (1...64).contains(number) ? number : nil }
+        var name = text.uppercased()
+        if name.hasPrefix("SIG") { name = String(name.dropFirst(3)) }
+        if let number = byName[name] { return number }
+        let rtmin: Int32 = 34, rtmax: Int32 = 64  // glibc reserves 32 and 33 for itself
+        if name == "RTMIN" { return rtmin }
+        if name == "RTMAX" { return rtmax }
+        if name.hasPrefix("RTMIN+"), let offset = Int32(name.dropFirst(6)), rtmin + offset <= rtmax { return rtmin + offset }
+        if name.hasPrefix("RTMAX-"), let offset = Int32(name.dropFirst(6)), rtmax - offset >= rtmin { return rtmax - offset }
+        return nil
+    }
+}

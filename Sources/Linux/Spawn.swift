@@ -1,0 +1,83 @@
+import Glibc
+import CBerth
+
+/// fork + exec for hooks and helpers, from a single-threaded caller. The child resets signals and has
+/// `stdin` fed from a pipe; stdout/stderr are inherited.
+public enum Spawn {
+    public struct Result: Sendable {
+        public let exitCode: Int32
+        public let timedOut: Bool
+    }
+
+    /// Runs `path` with `args` (argv[0] included) and `env`, writes `input` to its stdin, waits up to
+    /// `timeout` seconds (killing it after), and returns its exit code.
+    public static func run(path: String, args: [String], env: [String], input: [UInt8],
+                           timeout: Int?) throws(SystemError) -> Result {
+        let stdinPipe = try FileDescriptors.pipe()
+        let argv = args.isEmpty ? [path] : args
+        let pid = fork()
+        if pid < 0 { throw SystemError("fork", path) }
+        if pid == 0 {
+            _ = berth_reset_signal_dispositions()
+            dup2(stdinPipe.read, 0)
+            execWithStrings(path: path, args: argv, env: env)
+            _exit(127)
+        }
+        close(stdinPipe.read)
+        // A hook that does not read its stdin must not block us: ignore EPIPE by writing non-blocking.
+        signal(SIGPIPE, SIG_IGN)
+        _ = try? Files.writeAll(fd: stdinPipe.write, input)
+        close(stdinPipe.write)
+        guard let seconds = timeout, seconds > 0 else {
+            return Result(exitCode: try Processes.wait(pid), timedOut: false)
+        }
+        let deadline = Clock.monotonicNanoseconds() + UInt64(seconds) * 1_000_000_000
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid { return Result(exitCode: Processes.exitCode(status), timedOut: false) }
+            if result < 0 && errno != EINTR { throw SystemError("waitpid", path) }
+            if Clock.monotonicNanoseconds() >= deadline {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                return Result(exitCode: 137, timedOut: true)
+            }
+            usleep(2000)
+        }
+    }
+
+    /// execve with Swift strings; returns only on failure.
+    public static func execWithStrings(path: String, args: [String], env: [String]) {
+        var cArgs = args.map { strdup($0) } + [nil]
+        var cEnv = env.map { strdup($0) } + [nil]
+        execve(path, &cArgs, &cEnv)
+        let saved = errno
+        for p in cArgs { free(p) }
+        for p in cEnv { free(p) }
+        errno = saved
+    }
+}
+
+public enum Clock {
+    public static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// RFC 3339 with nanoseconds in UTC, as runc writes `created`.
+    public static func rfc3339Now() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = time_t(ts.tv_sec)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ v: Int32, _ width: Int) -> String {
+            let s = String(v); return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        let nanos = String(ts.tv_nsec)
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
+            + String(repeating: "0", count: 9 - nanos.count) + nanos + "Z"
+    }
+}

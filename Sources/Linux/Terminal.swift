@@ -1,0 +1,51 @@
+import Glibc
+import CBerth
+
+/// Pseudo-terminals for `process.terminal`, and handing the master to the caller's console socket.
+public enum Terminal {
+    /// Opens a new pty pair from /dev/ptmx (the devpts visible to the caller). Returns (master, slave).
+    public static func openPair() throws(SystemError) -> (master: Int32, slave: Int32, name: String) {
+        let master = try check("open", "/dev/ptmx") { open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC) }
+        try check("ioctl(TIOCSPTLCK)", "/dev/ptmx") { berth_unlockpt(master) }
+        var buffer = [CChar](repeating: 0, count: 128)
+        try check("ptsname", "/dev/ptmx") { berth_ptsname(master, &buffer, buffer.count) == 0 ? 0 : -1 }
+        let name = String(cString: buffer)
+        let slave = try check("open", name) { open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) }
+        return (master, slave, name)
+    }
+
+    public static func setSize(_ fd: Int32, rows: UInt16, columns: UInt16) throws(SystemError) {
+        try check("ioctl(TIOCSWINSZ)") { berth_set_winsize(fd, rows, columns) }
+    }
+
+    /// Makes `slave` the controlling terminal of a new session and stdio 0-2.
+    public static func becomeControllingTerminal(_ slave: Int32) throws(SystemError) {
+        try check("setsid") { setsid() }
+        try check("ioctl(TIOCSCTTY)") { berth_set_ctty(slave) }
+        for target: Int32 in 0...2 { try check("dup2", "pty->\(target)") { dup2(slave, target) } }
+    }
+
+    /// Connects to the unix socket at `path` (the --console-socket) and returns the connected fd.
+    public static func connect(socketPath path: String) throws(SystemError) -> Int32 {
+        let fd = try check("socket", path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd); throw SystemError("connect", path, errno: ENAMETOOLONG)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
+        }
+        if result != 0 { let e = errno; close(fd); throw SystemError("connect", path, errno: e) }
+        return fd
+    }
+
+    public static func sendMaster(_ master: Int32, over socket: Int32, name: String) throws(SystemError) {
+        try check("sendmsg(SCM_RIGHTS)", "console socket") { berth_send_fd(socket, master, name) }
+    }
+}
