@@ -32,7 +32,10 @@ let package = Package(
         .target(name: "Cgroups", dependencies: ["Linux", "OCISpec"]),
         .target(name: "Runtime", dependencies: ["Cgroups", "Linux", "OCISpec"]),
         .executableTarget(name: "berth-runtime", dependencies: ["Runtime"], linkerSettings: staticExecutable),
-        .target(name: "Images", dependencies: ["OCISpec", "Linux"]),
+        // libarchive reads and writes tar (gzip/zstd/xz filters, safe extraction); libcrypto hashes blobs (SHA-NI).
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .target(name: "Images", dependencies: ["OCISpec", "Linux", "CArchive", "CCrypto"]),
         .executableTarget(
             name: "berth",
             dependencies: [

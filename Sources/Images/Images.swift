@@ -1,2 +1,0 @@
-/// The image store (issue 4).
-public enum Images {}
