@@ -1,0 +1,248 @@
+/// A cgroup's accounting, in the JSON shape of the `data` object of `runc events --stats`
+/// (runc's types.Stats): zero counters that runc omits are omitted here too.
+public struct CgroupStats: Codable, Sendable, Equatable {
+    public var cpu = CPU()
+    public var cpuset = CPUSet()
+    public var memory = Memory()
+    public var pids = Pids()
+    public var blkio = Blkio()
+    /// Keyed by page size (`2MB`, `1GB`).
+    public var hugetlb: [String: Hugetlb] = [:]
+
+    public init() {}
+
+    public struct CPU: Codable, Sendable, Equatable {
+        public var usage = Usage()
+        public var throttling = Throttling()
+        public init() {}
+
+        /// Nanoseconds.
+        public struct Usage: Codable, Sendable, Equatable {
+            public var total: UInt64 = 0
+            public var percpu: [UInt64] = []
+            public var percpuKernel: [UInt64] = []
+            public var percpuUser: [UInt64] = []
+            public var kernel: UInt64 = 0
+            public var user: UInt64 = 0
+            public init() {}
+            enum CodingKeys: String, CodingKey {
+                case total, percpu, percpuKernel = "percpu_kernel", percpuUser = "percpu_user", kernel, user
+            }
+            public init(from decoder: any Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                total = try c.decodeIfPresent(UInt64.self, forKey: .total) ?? 0
+                percpu = try c.decodeIfPresent([UInt64].self, forKey: .percpu) ?? []
+                percpuKernel = try c.decodeIfPresent([UInt64].self, forKey: .percpuKernel) ?? []
+                percpuUser = try c.decodeIfPresent([UInt64].self, forKey: .percpuUser) ?? []
+                kernel = try c.decodeIfPresent(UInt64.self, forKey: .kernel) ?? 0
+                user = try c.decodeIfPresent(UInt64.self, forKey: .user) ?? 0
+            }
+            public func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                if total != 0 { try c.encode(total, forKey: .total) }
+                if !percpu.isEmpty { try c.encode(percpu, forKey: .percpu) }
+                if !percpuKernel.isEmpty { try c.encode(percpuKernel, forKey: .percpuKernel) }
+                if !percpuUser.isEmpty { try c.encode(percpuUser, forKey: .percpuUser) }
+                try c.encode(kernel, forKey: .kernel)
+                try c.encode(user, forKey: .user)
+            }
+        }
+
+        public struct Throttling: Codable, Sendable, Equatable {
+            public var periods: UInt64 = 0
+            public var throttledPeriods: UInt64 = 0
+            /// Nanoseconds.
+            public var throttledTime: UInt64 = 0
+            public init() {}
+            enum CodingKeys: String, CodingKey { case periods, throttledPeriods, throttledTime }
+            public init(from decoder: any Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                periods = try c.decodeIfPresent(UInt64.self, forKey: .periods) ?? 0
+                throttledPeriods = try c.decodeIfPresent(UInt64.self, forKey: .throttledPeriods) ?? 0
+                throttledTime = try c.decodeIfPresent(UInt64.self, forKey: .throttledTime) ?? 0
+            }
+            public func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                if periods != 0 { try c.encode(periods, forKey: .periods) }
+                if throttledPeriods != 0 { try c.encode(throttledPeriods, forKey: .throttledPeriods) }
+                if throttledTime != 0 { try c.encode(throttledTime, forKey: .throttledTime) }
+            }
+        }
+    }
+
+    public struct CPUSet: Codable, Sendable, Equatable {
+        public var cpus: [UInt16] = []
+        public var mems: [UInt16] = []
+        public init() {}
+        enum CodingKeys: String, CodingKey { case cpus, mems }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            cpus = try c.decodeIfPresent([UInt16].self, forKey: .cpus) ?? []
+            mems = try c.decodeIfPresent([UInt16].self, forKey: .mems) ?? []
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            if !cpus.isEmpty { try c.encode(cpus, forKey: .cpus) }
+            if !mems.isEmpty { try c.encode(mems, forKey: .mems) }
+        }
+    }
+
+    public struct MemoryEntry: Codable, Sendable, Equatable {
+        /// Bytes; 0 on v2 and unlimited on v1 is reported as the kernel shows it (v1: a huge number; v2: 0 for "max").
+        public var limit: UInt64 = 0
+        public var usage: UInt64 = 0
+        public var max: UInt64 = 0
+        public var failcnt: UInt64 = 0
+        public init() {}
+        enum CodingKeys: String, CodingKey { case limit, usage, max, failcnt }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            limit = try c.decodeIfPresent(UInt64.self, forKey: .limit) ?? 0
+            usage = try c.decodeIfPresent(UInt64.self, forKey: .usage) ?? 0
+            max = try c.decodeIfPresent(UInt64.self, forKey: .max) ?? 0
+            failcnt = try c.decodeIfPresent(UInt64.self, forKey: .failcnt) ?? 0
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(limit, forKey: .limit)
+            if usage != 0 { try c.encode(usage, forKey: .usage) }
+            if max != 0 { try c.encode(max, forKey: .max) }
+            try c.encode(failcnt, forKey: .failcnt)
+        }
+    }
+
+    /// Counts from v2 memory.events (v1: oom and oom_kill from memory.oom_control, max from failcnt).
+    public struct MemoryEventCount: Codable, Sendable, Equatable {
+        public var low: UInt64 = 0
+        public var high: UInt64 = 0
+        public var max: UInt64 = 0
+        public var oom: UInt64 = 0
+        public var oomKill: UInt64 = 0
+        public init() {}
+        enum CodingKeys: String, CodingKey { case low, high, max, oom, oomKill = "oom_kill" }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            low = try c.decodeIfPresent(UInt64.self, forKey: .low) ?? 0
+            high = try c.decodeIfPresent(UInt64.self, forKey: .high) ?? 0
+            max = try c.decodeIfPresent(UInt64.self, forKey: .max) ?? 0
+            oom = try c.decodeIfPresent(UInt64.self, forKey: .oom) ?? 0
+            oomKill = try c.decodeIfPresent(UInt64.self, forKey: .oomKill) ?? 0
+        }
+    }
+
+    public struct Memory: Codable, Sendable, Equatable {
+        public var cache: UInt64 = 0
+        public var usage = MemoryEntry()
+        public var swap = MemoryEntry()
+        public var kernel = MemoryEntry()
+        public var kernelTCP = MemoryEntry()
+        /// memory.stat, verbatim.
+        public var raw: [String: UInt64] = [:]
+        public var eventCount = MemoryEventCount()
+        public init() {}
+        enum CodingKeys: String, CodingKey {
+            case cache, usage, swap, kernel, kernelTCP, raw, eventCount = "event_count"
+        }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            cache = try c.decodeIfPresent(UInt64.self, forKey: .cache) ?? 0
+            usage = try c.decodeIfPresent(MemoryEntry.self, forKey: .usage) ?? MemoryEntry()
+            swap = try c.decodeIfPresent(MemoryEntry.self, forKey: .swap) ?? MemoryEntry()
+            kernel = try c.decodeIfPresent(MemoryEntry.self, forKey: .kernel) ?? MemoryEntry()
+            kernelTCP = try c.decodeIfPresent(MemoryEntry.self, forKey: .kernelTCP) ?? MemoryEntry()
+            raw = try c.decodeIfPresent([String: UInt64].self, forKey: .raw) ?? [:]
+            eventCount = try c.decodeIfPresent(MemoryEventCount.self, forKey: .eventCount) ?? MemoryEventCount()
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            if cache != 0 { try c.encode(cache, forKey: .cache) }
+            try c.encode(usage, forKey: .usage)
+            try c.encode(swap, forKey: .swap)
+            try c.encode(kernel, forKey: .kernel)
+            try c.encode(kernelTCP, forKey: .kernelTCP)
+            if !raw.isEmpty { try c.encode(raw, forKey: .raw) }
+            try c.encode(eventCount, forKey: .eventCount)
+        }
+    }
+
+    public struct Pids: Codable, Sendable, Equatable {
+        public var current: UInt64 = 0
+        /// 0 means no limit.
+        public var limit: UInt64 = 0
+        public init() {}
+        enum CodingKeys: String, CodingKey { case current, limit }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            current = try c.decodeIfPresent(UInt64.self, forKey: .current) ?? 0
+            limit = try c.decodeIfPresent(UInt64.self, forKey: .limit) ?? 0
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            if current != 0 { try c.encode(current, forKey: .current) }
+            if limit != 0 { try c.encode(limit, forKey: .limit) }
+        }
+    }
+
+    public struct BlkioEntry: Codable, Sendable, Equatable {
+        public var major: UInt64 = 0
+        public var minor: UInt64 = 0
+        /// `Read`, `Write`, `Sync`, `Async`, `Discard`, `Total`.
+        public var op: String = ""
+        public var value: UInt64 = 0
+        public init(major: UInt64, minor: UInt64, op: String, value: UInt64) {
+            self.major = major; self.minor = minor; self.op = op; self.value = value
+        }
+        enum CodingKeys: String, CodingKey { case major, minor, op, value }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            major = try c.decodeIfPresent(UInt64.self, forKey: .major) ?? 0
+            minor = try c.decodeIfPresent(UInt64.self, forKey: .minor) ?? 0
+            op = try c.decodeIfPresent(String.self, forKey: .op) ?? ""
+            value = try c.decodeIfPresent(UInt64.self, forKey: .value) ?? 0
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            if major != 0 { try c.encode(major, forKey: .major) }
+            if minor != 0 { try c.encode(minor, forKey: .minor) }
+            if !op.isEmpty { try c.encode(op, forKey: .op) }
+            if value != 0 { try c.encode(value, forKey: .value) }
+        }
+    }
+
+    public struct Blkio: Codable, Sendable, Equatable {
+        public var ioServiceBytesRecursive: [BlkioEntry] = []
+        public var ioServicedRecursive: [BlkioEntry] = []
+        public init() {}
+        enum CodingKeys: String, CodingKey { case ioServiceBytesRecursive, ioServicedRecursive }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            ioServiceBytesRecursive = try c.decodeIfPresent([BlkioEntry].self, forKey: .ioServiceBytesRecursive) ?? []
+            ioServicedRecursive = try c.decodeIfPresent([BlkioEntry].self, forKey: .ioServicedRecursive) ?? []
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            if !ioServiceBytesRecursive.isEmpty { try c.encode(ioServiceBytesRecursive, forKey: .ioServiceBytesRecursive) }
+            if !ioServicedRecursive.isEmpty { try c.encode(ioServicedRecursive, forKey: .ioServicedRecursive) }
+        }
+    }
+
+    public struct Hugetlb: Codable, Sendable, Equatable {
+        public var usage: UInt64 = 0
+        public var max: UInt64 = 0
+        public var failcnt: UInt64 = 0
+        public init() {}
+        enum CodingKeys: String, CodingKey { case usage, max, failcnt }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            usage = try c.decodeIfPresent(UInt64.self, forKey: .usage) ?? 0
+            max = try c.decodeIfPresent(UInt64.self, forKey: .max) ?? 0
+            failcnt = try c.decodeIfPresent(UInt64.self, forKey: .failcnt) ?? 0
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            if usage != 0 { try c.encode(usage, forKey: .usage) }
+            if max != 0 { try c.encode(max, forKey: .max) }
+            try c.encode(failcnt, forKey: .failcnt)
+        }
+    }
+}

@@ -1,0 +1,416 @@
+import Glibc
+import Linux
+import OCISpec
+
+/// A cgroup on a legacy or hybrid host: one directory per v1 hierarchy (a hierarchy may carry several
+/// subsystems, e.g. `cpu,cpuacct`), plus the directory in the unified tree on hybrid hosts.
+public struct CgroupV1Manager: CgroupManager {
+    public struct Placement: Sendable, Equatable {
+        public var mount: CgroupMount
+        public var directory: String
+    }
+
+    public let path: String
+    /// v1 hierarchies with subsystems, then the unified tree (hybrid) if mounted.
+    public let placements: [Placement]
+
+    public init(path: String) throws(CgroupError) {
+        self.path = path
+        let own = (try? Cgroups.memberships(pid: 0)) ?? []
+        var out: [Placement] = []
+        let mounts = Cgroups.mounts()
+        for mount in mounts where mount.version == 1 && !mount.subsystems.isEmpty {
+            out.append(Placement(mount: mount, directory: try Cgroups.resolve(path, in: mount, own: own)))
+        }
+        if let unified = mounts.first(where: { $0.version == 2 }) {
+            out.append(Placement(mount: unified, directory: try Cgroups.resolve(path, in: unified, own: own)))
+        }
+        guard out.contains(where: { $0.mount.version == 1 }) else {
+            throw CgroupError("find cgroup v1 hierarchies", path: "/proc/self/mountinfo", reason: "none is mounted")
+        }
+        placements = out
+    }
+
+    /// The directory for a subsystem (`memory`), or nil if that subsystem is not mounted.
+    public func directory(for subsystem: String) -> String? {
+        placements.first { $0.mount.version == 1 && $0.mount.subsystems.contains(subsystem) }?.directory
+    }
+
+    /// The unified-tree directory on a hybrid host.
+    public var unifiedDirectory: String? { placements.first { $0.mount.version == 2 }?.directory }
+
+    func require(_ subsystem: String, for what: String) throws(CgroupError) -> String {
+        guard let dir = directory(for: subsystem) else {
+            throw CgroupError("set \(what)", path: path, reason: "the \(subsystem) controller is not mounted (see /proc/cgroups)")
+        }
+        return dir
+    }
+
+    // MARK: lifecycle
+
+    public func create() throws(CgroupError) {
+        for placement in placements {
+            if placement.mount.subsystems.contains("cpuset") {
+                try createCpuset(placement)
+            } else {
+                do { try Files.makeDirectories(placement.directory) } catch {
+                    throw CgroupError("create cgroup", path: error.subject, reason: SystemError.message(error.errno))
+                }
+            }
+        }
+    }
+
+    /// A new v1 cpuset cgroup starts with empty cpus and mems, and no task can join it until both are
+    /// set; fill every new level from its parent.
+    func createCpuset(_ placement: Placement) throws(CgroupError) {
+        let base = placement.mount.mountPoint
+        let relative = placement.directory.dropFirst(base.count)
+        var current = base
+        for component in relative.split(separator: "/") {
+            let parent = current
+            current += "/" + component
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw CgroupError("create cgroup", path: current, reason: SystemError.message(errno))
+            }
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                let mine = (try? CgroupFile.readTrimmed(current, file)) ?? ""
+                if mine.isEmpty {
+                    try CgroupFile.write(current, file, try CgroupFile.readTrimmed(parent, file))
+                }
+            }
+        }
+    }
+
+    public func destroy() throws(CgroupError) {
+        var firstError: CgroupError?
+        for placement in placements.reversed() {
+            do { try Cgroups.removeCgroupDirectory(placement.directory) } catch {
+                if firstError == nil { firstError = error }
+            }
+        }
+        if let firstError { throw firstError }
+    }
+
+    public func exists() -> Bool {
+        placements.contains { $0.mount.version == 1 && Files.isDirectory($0.directory) }
+    }
+
+    public func addProcess(_ pid: Int32) throws(CgroupError) {
+        guard Cgroups.processExists(pid) else {
+            throw CgroupError("add process \(pid) to", path: path, reason: "no process with PID \(pid)")
+        }
+        for placement in placements {
+            do {
+                try CgroupFile.write(placement.directory, "cgroup.procs", String(pid))
+            } catch {
+                // The unified tree of a hybrid host is bookkeeping only; a refusal there is not fatal.
+                if placement.mount.version == 2 { continue }
+                throw error
+            }
+        }
+    }
+
+    /// Moves a single thread (v1 `tasks`).
+    public func addThread(_ tid: Int32) throws(CgroupError) {
+        for placement in placements where placement.mount.version == 1 {
+            try CgroupFile.write(placement.directory, "tasks", String(tid))
+        }
+    }
+
+    public func processes() throws(CgroupError) -> [Int32] {
+        var all = Set<Int32>()
+        for placement in placements where placement.mount.version == 1 {
+            all.formUnion(Cgroups.processesRecursive(placement.directory))
+        }
+        return all.sorted()
+    }
+
+    // MARK: freezer
+
+    public func freeze() throws(CgroupError) {
+        let dir = try require("freezer", for: "freezer state")
+        try CgroupFile.write(dir, "freezer.state", "FROZEN")
+        var delay: UInt32 = 100
+        for attempt in 1...400 {
+            let state = try CgroupFile.readTrimmed(dir, "freezer.state")
+            if state == "FROZEN" { return }
+            // A task in an uninterruptible sleep can keep the group FREEZING; thaw and retry, as runc does.
+            if attempt % 50 == 0 {
+                try CgroupFile.write(dir, "freezer.state", "THAWED")
+                usleep(1000)
+                try CgroupFile.write(dir, "freezer.state", "FROZEN")
+            }
+            usleep(delay)
+            delay = min(delay * 2, 10_000)
+        }
+        try? CgroupFile.write(dir, "freezer.state", "THAWED")
+        throw CgroupError("freeze", path: dir, reason: "tasks did not freeze in time (rolled back to THAWED)")
+    }
+
+    public func thaw() throws(CgroupError) {
+        let dir = try require("freezer", for: "freezer state")
+        try CgroupFile.write(dir, "freezer.state", "THAWED")
+        for _ in 0..<200 {
+            if try CgroupFile.readTrimmed(dir, "freezer.state") == "THAWED" { return }
+            usleep(1000)
+        }
+        throw CgroupError("thaw", path: dir, reason: "still not THAWED")
+    }
+
+    public func isFrozen() throws(CgroupError) -> Bool {
+        let dir = try require("freezer", for: "freezer state")
+        return try CgroupFile.readTrimmed(dir, "freezer.state") == "FROZEN"
+    }
+
+    public func killAll(signal: Int32) throws(CgroupError) {
+        // Freeze first so nothing can fork between listing and signalling; SIGKILL is delivered on thaw.
+        let canFreeze = directory(for: "freezer") != nil
+        var frozen = false
+        if canFreeze { frozen = (try? freeze()) != nil }
+        Cgroups.signalAll(try processes(), signal)
+        if frozen { try thaw() }
+    }
+
+    // MARK: limits
+
+    public func apply(_ r: Resources) throws(CgroupError) {
+        try ResourceValidation.validate(r)
+        if let m = r.memory { try applyMemory(m) }
+        if let c = r.cpu { try applyCPU(c) }
+        if let p = r.pids {
+            let dir = try require("pids", for: "pids limit")
+            try CgroupFile.write(dir, "pids.max", p.limit > 0 ? String(p.limit) : "max")
+        }
+        if let b = r.blockIO { try applyBlockIO(b) }
+        if let h = r.hugepageLimits, !h.isEmpty {
+            let dir = try require("hugetlb", for: "hugepage limits")
+            for limit in h { try CgroupFile.write(dir, "hugetlb.\(limit.pageSize).limit_in_bytes", String(limit.limit)) }
+        }
+        if let n = r.network {
+            if let id = n.classID {
+                try CgroupFile.write(try require("net_cls", for: "network classID"), "net_cls.classid", String(id))
+            }
+            for p in n.priorities ?? [] {
+                try CgroupFile.write(try require("net_prio", for: "network priorities"), "net_prio.ifpriomap",
+                                     "\(p.name) \(p.priority)")
+            }
+        }
+        if let devices = r.devices, !devices.isEmpty {
+            let dir = try require("devices", for: "device rules")
+            for rule in devices {
+                try CgroupFile.write(dir, rule.allow ? "devices.allow" : "devices.deny", Cgroups.deviceRuleLine(rule))
+            }
+        }
+        if let rdma = r.rdma, !rdma.isEmpty {
+            let dir = try require("rdma", for: "rdma limits")
+            for (device, limit) in rdma.sorted(by: { $0.key < $1.key }) {
+                try CgroupFile.write(dir, "rdma.max", RDMALine.make(device: device, limit))
+            }
+        }
+        if let unified = r.unified, !unified.isEmpty {
+            guard let dir = unifiedDirectory else {
+                throw CgroupError("set unified keys", path: path, reason: "cgroup v2 is not mounted on this host")
+            }
+            for (key, value) in unified.sorted(by: { $0.key < $1.key }) {
+                try CgroupFile.write(dir, key, value)
+            }
+        }
+    }
+
+    func applyMemory(_ m: Resources.Memory) throws(CgroupError) {
+        let dir = try require("memory", for: "memory limits")
+        if m.checkBeforeUpdate == true, let limit = m.limit, limit > 0 {
+            let usage = CgroupFile.number(dir, "memory.usage_in_bytes")
+            if UInt64(limit) < usage {
+                throw CgroupError("set memory limit", path: CgroupFile.path(dir, "memory.limit_in_bytes"),
+                                  reason: "new limit \(limit) is below current usage \(usage) (checkBeforeUpdate)")
+            }
+        }
+        let hasMemsw = CgroupFile.exists(dir, "memory.memsw.limit_in_bytes")
+        if let swap = m.swap, swap != 0, !hasMemsw, swap != -1, swap != (m.limit ?? swap) {
+            throw CgroupError("set memory+swap limit", path: CgroupFile.path(dir, "memory.memsw.limit_in_bytes"),
+                              reason: "swap accounting is not enabled in this kernel")
+        }
+        // memory.limit_in_bytes must stay ≤ memory.memsw.limit_in_bytes at every step: raise memsw
+        // first when growing, lower the limit first when shrinking.
+        let limitValue = m.limit.map { $0 == -1 ? "-1" : String($0) }
+        let swapValue: String? = (hasMemsw ? m.swap : nil).flatMap { $0 == 0 ? nil : ($0 == -1 ? "-1" : String($0)) }
+        if let swapValue {
+            let current = (try? CgroupFile.readNumber(dir, "memory.memsw.limit_in_bytes")).flatMap { $0 } ?? UInt64.max
+            let target = swapValue == "-1" ? UInt64.max : UInt64(swapValue) ?? 0
+            if target >= current {
+                try CgroupFile.write(dir, "memory.memsw.limit_in_bytes", swapValue)
+                if let limitValue { try CgroupFile.write(dir, "memory.limit_in_bytes", limitValue) }
+            } else {
+                if let limitValue { try CgroupFile.write(dir, "memory.limit_in_bytes", limitValue) }
+                try CgroupFile.write(dir, "memory.memsw.limit_in_bytes", swapValue)
+            }
+        } else if let limitValue {
+            try CgroupFile.write(dir, "memory.limit_in_bytes", limitValue)
+        }
+        if let r = m.reservation { try CgroupFile.write(dir, "memory.soft_limit_in_bytes", String(r)) }
+        if let s = m.swappiness { try CgroupFile.write(dir, "memory.swappiness", String(s)) }
+        if m.disableOOMKiller == true { try CgroupFile.write(dir, "memory.oom_control", "1") }
+        // Kernel memory limits are deprecated (and refused by kernels ≥ 6.x); set them only where accepted.
+        if let k = m.kernel, k != 0 { try? CgroupFile.write(dir, "memory.kmem.limit_in_bytes", String(k)) }
+        if let k = m.kernelTCP, k != 0 { try CgroupFile.write(dir, "memory.kmem.tcp.limit_in_bytes", String(k)) }
+    }
+
+    func applyCPU(_ c: Resources.CPU) throws(CgroupError) {
+        if c.shares != nil || c.quota != nil || c.period != nil || c.burst != nil || c.idle != nil
+            || c.realtimeRuntime != nil || c.realtimePeriod != nil {
+            let dir = try require("cpu", for: "cpu limits")
+            if let s = c.shares, s != 0 {
+                try CgroupFile.write(dir, "cpu.shares", String(s))
+                let got = CgroupFile.number(dir, "cpu.shares")
+                if got != s {
+                    throw CgroupError("set cpu.shares", path: CgroupFile.path(dir, "cpu.shares"),
+                                      reason: "asked for \(s), the kernel clamped it to \(got) (range 2-262144)")
+                }
+            }
+            if let p = c.period, p != 0 {
+                do { try CgroupFile.write(dir, "cpu.cfs_period_us", String(p)) } catch {
+                    // A smaller period can make an existing quota invalid; set the quota first then.
+                    if let q = c.quota {
+                        try CgroupFile.write(dir, "cpu.cfs_quota_us", String(q))
+                        try CgroupFile.write(dir, "cpu.cfs_period_us", String(p))
+                    } else { throw error }
+                }
+            }
+            if let q = c.quota, q != 0 { try CgroupFile.write(dir, "cpu.cfs_quota_us", String(q)) }
+            if let b = c.burst { try CgroupFile.write(dir, "cpu.cfs_burst_us", String(b)) }
+            if let p = c.realtimePeriod, p != 0 { try CgroupFile.write(dir, "cpu.rt_period_us", String(p)) }
+            if let r = c.realtimeRuntime, r != 0 { try CgroupFile.write(dir, "cpu.rt_runtime_us", String(r)) }
+            if let i = c.idle { try CgroupFile.write(dir, "cpu.idle", String(i)) }
+        }
+        if let cpus = c.cpus, !cpus.isEmpty {
+            try CgroupFile.write(try require("cpuset", for: "cpuset.cpus"), "cpuset.cpus", cpus)
+        }
+        if let mems = c.mems, !mems.isEmpty {
+            try CgroupFile.write(try require("cpuset", for: "cpuset.mems"), "cpuset.mems", mems)
+        }
+    }
+
+    func applyBlockIO(_ b: Resources.BlockIO) throws(CgroupError) {
+        let dir = try require("blkio", for: "block I/O limits")
+        // CFQ had blkio.weight; BFQ (the only proportional scheduler left) has blkio.bfq.weight.
+        let weightFile = CgroupFile.exists(dir, "blkio.weight") ? "blkio.weight" : "blkio.bfq.weight"
+        if let w = b.weight, w != 0 { try CgroupFile.write(dir, weightFile, String(w)) }
+        if let w = b.leafWeight, w != 0 { try CgroupFile.write(dir, "blkio.leaf_weight", String(w)) }
+        for d in b.weightDevice ?? [] {
+            if let w = d.weight { try CgroupFile.write(dir, weightFile + "_device", "\(d.major):\(d.minor) \(w)") }
+            if let w = d.leafWeight { try CgroupFile.write(dir, "blkio.leaf_weight_device", "\(d.major):\(d.minor) \(w)") }
+        }
+        let throttles: [(String, [Resources.ThrottleDevice]?)] = [
+            ("blkio.throttle.read_bps_device", b.throttleReadBpsDevice),
+            ("blkio.throttle.write_bps_device", b.throttleWriteBpsDevice),
+            ("blkio.throttle.read_iops_device", b.throttleReadIOPSDevice),
+            ("blkio.throttle.write_iops_device", b.throttleWriteIOPSDevice),
+        ]
+        for (file, devices) in throttles {
+            for d in devices ?? [] { try CgroupFile.write(dir, file, "\(d.major):\(d.minor) \(d.rate)") }
+        }
+    }
+
+    // MARK: accounting
+
+    public func stats() throws(CgroupError) -> CgroupStats {
+        var s = CgroupStats()
+        if let dir = directory(for: "cpuacct") {
+            s.cpu.usage.total = CgroupFile.number(dir, "cpuacct.usage")
+            s.cpu.usage.percpu = CgroupFile.numbers(dir, "cpuacct.usage_percpu")
+            s.cpu.usage.percpuKernel = CgroupFile.numbers(dir, "cpuacct.usage_percpu_sys")
+            s.cpu.usage.percpuUser = CgroupFile.numbers(dir, "cpuacct.usage_percpu_user")
+            let sys = CgroupFile.number(dir, "cpuacct.usage_sys")
+            let user = CgroupFile.number(dir, "cpuacct.usage_user")
+            if sys != 0 || user != 0 {
+                s.cpu.usage.kernel = sys; s.cpu.usage.user = user
+            } else {
+                // cpuacct.stat counts USER_HZ ticks.
+                let ticks = CgroupFile.keyValues(dir, "cpuacct.stat")
+                let hz = UInt64(max(sysconf(Int32(_SC_CLK_TCK)), 1))
+                s.cpu.usage.kernel = (ticks["system"] ?? 0) * 1_000_000_000 / hz
+                s.cpu.usage.user = (ticks["user"] ?? 0) * 1_000_000_000 / hz
+            }
+        }
+        if let dir = directory(for: "cpu") {
+            let st = CgroupFile.keyValues(dir, "cpu.stat")
+            s.cpu.throttling.periods = st["nr_periods"] ?? 0
+            s.cpu.throttling.throttledPeriods = st["nr_throttled"] ?? 0
+            s.cpu.throttling.throttledTime = st["throttled_time"] ?? 0
+        }
+        if let dir = directory(for: "cpuset") {
+            s.cpuset.cpus = CPUList.parse((try? CgroupFile.read(dir, "cpuset.effective_cpus")) ?? "") ?? []
+            s.cpuset.mems = CPUList.parse((try? CgroupFile.read(dir, "cpuset.effective_mems")) ?? "") ?? []
+        }
+        if let dir = directory(for: "memory") {
+            let raw = CgroupFile.keyValues(dir, "memory.stat")
+            s.memory.raw = raw
+            s.memory.cache = raw["cache"] ?? raw["total_cache"] ?? 0
+            s.memory.usage = entry(dir, "memory")
+            s.memory.swap = entry(dir, "memory.memsw")
+            s.memory.kernel = entry(dir, "memory.kmem")
+            s.memory.kernelTCP = entry(dir, "memory.kmem.tcp")
+            let oom = CgroupFile.keyValues(dir, "memory.oom_control")
+            s.memory.eventCount.oomKill = oom["oom_kill"] ?? 0
+            s.memory.eventCount.oom = max(oom["oom_kill"] ?? 0, oom["under_oom"] ?? 0)
+            s.memory.eventCount.max = max(s.memory.usage.failcnt, s.memory.swap.failcnt)
+        }
+        if let dir = directory(for: "pids") {
+            s.pids.current = CgroupFile.number(dir, "pids.current")
+            s.pids.limit = (try? CgroupFile.readNumber(dir, "pids.max")).flatMap { $0 } ?? 0
+        }
+        if let dir = directory(for: "blkio") {
+            s.blkio.ioServiceBytesRecursive = blkioEntries(dir, ["blkio.io_service_bytes_recursive",
+                                                                 "blkio.throttle.io_service_bytes_recursive"])
+            s.blkio.ioServicedRecursive = blkioEntries(dir, ["blkio.io_serviced_recursive",
+                                                             "blkio.throttle.io_serviced_recursive"])
+        }
+        if let dir = directory(for: "hugetlb"), let names = try? Files.listDirectory(dir) {
+            for name in names where name.hasPrefix("hugetlb.") && name.hasSuffix(".limit_in_bytes") {
+                let size = String(name.dropFirst(8).dropLast(15))
+                var h = CgroupStats.Hugetlb()
+                h.usage = CgroupFile.number(dir, "hugetlb.\(size).usage_in_bytes")
+                h.max = CgroupFile.number(dir, "hugetlb.\(size).max_usage_in_bytes")
+                h.failcnt = CgroupFile.number(dir, "hugetlb.\(size).failcnt")
+                s.hugetlb[size] = h
+            }
+        }
+        return s
+    }
+
+    func entry(_ dir: String, _ prefix: String) -> CgroupStats.MemoryEntry {
+        var e = CgroupStats.MemoryEntry()
+        e.usage = CgroupFile.number(dir, prefix + ".usage_in_bytes")
+        e.max = CgroupFile.number(dir, prefix + ".max_usage_in_bytes")
+        e.failcnt = CgroupFile.number(dir, prefix + ".failcnt")
+        e.limit = CgroupFile.number(dir, prefix + ".limit_in_bytes")
+        return e
+    }
+
+    func blkioEntries(_ dir: String, _ candidates: [String]) -> [CgroupStats.BlkioEntry] {
+        for file in candidates {
+            guard let text = try? Files.read(CgroupFile.path(dir, file)) else { continue }
+            var out: [CgroupStats.BlkioEntry] = []
+            for line in text.split(separator: "\n") {
+                let f = line.split(separator: " ")
+                guard f.count == 3, let v = UInt64(f[2]) else { continue }
+                let dev = f[0].split(separator: ":")
+                guard dev.count == 2, let major = UInt64(dev[0]), let minor = UInt64(dev[1]) else { continue }
+                out.append(CgroupStats.BlkioEntry(major: major, minor: minor, op: String(f[1]), value: v))
+            }
+            if !out.isEmpty { return out }
+        }
+        return []
+    }
+}
+
+/// `mlx4_0 hca_handle=2 hca_object=2000` lines for rdma.max (same syntax on v1 and v2).
+enum RDMALine {
+    static func make(device: String, _ limit: Resources.RDMA) -> String {
+        var line = device
+        if let h = limit.hcaHandles { line += " hca_handle=\(h)" }
+        if let o = limit.hcaObjects { line += " hca_object=\(o)" }
+        return line
+    }
+}
