@@ -35,7 +35,7 @@ struct ArchiveLoader {
 
     static let documentLimit: Int64 = 16 << 20
 
-    func load(path: String, transaction: ContentTransaction) throws(ImageError) -> [ImageRecord] {
+    func load(path: String?, transaction: ContentTransaction) throws(ImageError) -> [ImageRecord] {
         let contents = try read(path: path, transaction: transaction)
         if contents.documents["oci-layout"] != nil, let index = contents.documents["index.json"] {
             return try loadOCI(index: index, contents: contents, transaction: transaction)
@@ -43,19 +43,20 @@ struct ArchiveLoader {
         if let manifest = contents.documents["manifest.json"] {
             return try loadDocker(manifest: manifest, contents: contents, transaction: transaction)
         }
-        throw ImageError("load", path, "neither a docker-archive (manifest.json) nor an OCI archive (oci-layout, index.json)")
+        throw ImageError("load", path ?? "stdin", "neither a docker-archive (manifest.json) nor an OCI archive (oci-layout, index.json)")
     }
 
     // MARK: - The streaming pass
 
-    func read(path: String, transaction: ContentTransaction) throws(ImageError) -> Contents {
+    func read(path optionalPath: String?, transaction: ContentTransaction) throws(ImageError) -> Contents {
+        let path = optionalPath ?? "stdin"
         guard let archive = archive_read_new() else { throw ImageError("load", path, "out of memory") }
         defer { archive_read_free(archive) }
         archive_read_support_filter_gzip(archive)
         archive_read_support_filter_zstd(archive)
         archive_read_support_filter_xz(archive)
         archive_read_support_format_tar(archive)
-        if archive_read_open_filename(archive, path, 1 << 20) != ARCHIVE_OK {
+        if archive_read_open_filename(archive, optionalPath, 1 << 20) != ARCHIVE_OK {
             throw ImageError("load", path, ArchiveError.message(archive))
         }
         var contents = Contents()
