@@ -141,3 +141,7 @@ int berth_reset_signal_dispositions(void) {
 
 int berth_errno(void) { return errno; }
 int berth_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+
+int berth_join_session_keyring(const char *name) {
+    return (int)syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name, 0, 0, 0);
+}

@@ -63,6 +63,9 @@ int berth_restore_signals(const void *old_set);
 int berth_reset_signal_dispositions(void);
 
 int berth_pipe2(int fds[2], int flags);
+
+// keyctl(KEYCTL_JOIN_SESSION_KEYRING): no glibc wrapper (libkeyutils is not linked).
+int berth_join_session_keyring(const char *name);
 // errno as a function (the Swift Glibc overlay exposes it, but CBerth callers want one place).
 int berth_errno(void);
 #endif

@@ -1,0 +1,95 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import Linux
+import OCISpec
+
+/// What the runtime remembers about a container between invocations: `<root>/<id>/state.json`.
+/// Written first (with pid 0) before anything else is made, so that a `create` killed at any
+/// point leaves a record that `delete --force` can clean up from.
+public struct ContainerRecord: Codable, Sendable {
+    public var id: String
+    public var bundle: String
+    public var rootfs: String
+    public var created: String
+    public var owner: String
+    public var initPid: Int32
+    public var initStartTime: UInt64?
+    public var cgroupPath: String
+    public var spec: Spec
+    /// Set once `create` has finished successfully.
+    public var createCompleted: Bool
+
+    public var annotations: [String: String]? { spec.annotations }
+}
+
+/// The runtime's state directory (`--root`, default /run/berth): one directory per container.
+public struct ContainerStore: Sendable {
+    public let root: String
+
+    public init(root: String) { self.root = root }
+
+    public func directory(of id: String) -> String { root + "/" + id }
+    func statePath(of id: String) -> String { directory(of: id) + "/state.json" }
+    func fifoPath(of id: String) -> String { directory(of: id) + "/exec.fifo" }
+
+    /// Container IDs as runc accepts them: letters, digits, `_ + - .`, not `.` or `..`, at most 255 bytes
+    /// (it is a directory name).
+    public static func validate(id: String) throws(RuntimeError) {
+        if id.isEmpty { throw RuntimeError("invalid container ID", "it is empty") }
+        if id.utf8.count > 255 { throw RuntimeError("invalid container ID", "it is \(id.utf8.count) bytes long (at most 255)") }
+        if id == "." || id == ".." { throw RuntimeError("invalid container ID \(id)", "it names a directory") }
+        for byte in id.utf8 {
+            let ok = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
+                || byte == UInt8(ascii: ".")
+            if !ok {
+                throw RuntimeError("invalid container ID \(id)", "only letters, digits and _ + - . are allowed")
+            }
+        }
+    }
+
+    /// Makes `<root>/<id>` exclusively: fails if the container exists.
+    func makeDirectory(for id: String) throws(RuntimeError) {
+        do {
+            try Files.makeDirectories(root, mode: 0o711)
+        } catch {
+            throw RuntimeError("creating state directory \(root)", error.description)
+        }
+        if mkdir(directory(of: id), 0o711) != 0 {
+            let code = errno
+            if code == EEXIST { throw RuntimeError("container \(id)", "a container with this ID already exists") }
+            throw RuntimeError("creating state directory \(directory(of: id))", SystemError.message(code))
+        }
+    }
+
+    func save(_ record: ContainerRecord) throws(RuntimeError) {
+        try step("saving state of \(record.id)") {
+            try Files.replace(statePath(of: record.id), Array(try SpecJSON.encode(record)), mode: 0o600)
+        }
+    }
+
+    public func exists(_ id: String) -> Bool { Files.exists(directory(of: id)) }
+
+    public func load(_ id: String) throws(RuntimeError) -> ContainerRecord {
+        try ContainerStore.validate(id: id)
+        let path = statePath(of: id)
+        guard let bytes = try? Files.readBytes(path) else {
+            throw RuntimeError("container \(id)", exists(id) ? "its state is incomplete (a create was interrupted); `delete --force` removes it" : "does not exist")
+        }
+        return try step("reading state of \(id)") {
+            try SpecJSON.decode(ContainerRecord.self, from: Data(bytes), file: path)
+        }
+    }
+
+    public func ids() -> [String] {
+        ((try? Files.listDirectory(root)) ?? []).filter { Files.isDirectory(directory(of: $0)) }.sorted()
+    }
+
+    func remove(_ id: String) throws(RuntimeError) {
+        try step("removing state of \(id)") { try Files.removeTree(directory(of: id)) }
+    }
+}

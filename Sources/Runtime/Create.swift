@@ -1,0 +1,238 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import CBerth
+import Linux
+import Cgroups
+import OCISpec
+
+extension Runtime {
+    /// `create`: sets up the container and leaves its init waiting on the exec fifo until `start`.
+    /// Returns the init's pid. Anything made before a failure is removed again.
+    @discardableResult
+    public func create(id: String, bundle bundleArgument: String, options: CreateOptions) throws(RuntimeError) -> Int32 {
+        try ContainerStore.validate(id: id)
+        let bundle = try absoluteBundle(bundleArgument)
+        let spec = try loadSpec(bundle: bundle)
+        let rootfs = try SpecValidation(spec: spec, bundle: bundle).validate(requireProcess: true)
+        let namespaces = try SpecValidation.namespaces(of: spec)
+        let plan = NamespacePlan(namespaces)
+        if store.exists(id) { throw RuntimeError("container \(id)", "a container with this ID already exists") }
+        if let socket = options.consoleSocket, !Files.exists(socket) {
+            throw RuntimeError("console socket \(socket)", "does not exist")
+        }
+        if spec.process?.terminal == true && options.consoleSocket == nil && !allowsTerminalWithoutSocket {
+            throw RuntimeError("config.json: field process.terminal", "a terminal needs --console-socket")
+        }
+
+        let cgroupPath = spec.linux?.cgroupsPath.flatMap { $0.isEmpty ? nil : $0 } ?? "/berth/\(id)"
+        var record = ContainerRecord(id: id, bundle: bundle, rootfs: rootfs, created: Clock.rfc3339Now(),
+                                     owner: "root", initPid: 0, initStartTime: nil, cgroupPath: cgroupPath,
+                                     spec: spec, createCompleted: false)
+        try store.makeDirectory(for: id)
+        var cleanup = CreateCleanup(store: store, id: id)
+        do {
+            try store.save(record)
+            let fifo = store.fifoPath(of: id)
+            try step("creating exec fifo \(fifo)") { try check("mkfifo", fifo) { mkfifo(fifo, 0o622) } }
+
+            let manager = try step("cgroup \(cgroupPath)") { try Cgroups.manager(path: cgroupPath) }
+            try step("creating cgroup \(cgroupPath)") { try manager.create() }
+            cleanup.cgroup = manager
+            try step("applying linux.resources to cgroup \(cgroupPath)") {
+                try manager.apply(DeviceRules.effectiveResources(spec))
+            }
+
+            let pid = try launchInit(record: record, plan: plan, manager: manager, options: options, cleanup: &cleanup)
+            record.initPid = pid
+            record.initStartTime = Processes.startTime(of: pid)
+            record.createCompleted = true
+            try store.save(record)
+            if let pidFile = options.pidFile { try writePidFile(pidFile, pid: pid) }
+            cleanup.disarm()
+            return pid
+        } catch {
+            cleanup.run()
+            throw error
+        }
+    }
+
+    var allowsTerminalWithoutSocket: Bool { false }
+
+    func absoluteBundle(_ argument: String) throws(RuntimeError) -> String {
+        let path = argument.isEmpty ? "." : argument
+        guard let resolved = realpath(path, nil) else {
+            throw RuntimeError("bundle \(path)", SystemError.message(errno))
+        }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    func loadSpec(bundle: String) throws(RuntimeError) -> Spec {
+        let path = bundle + "/config.json"
+        let bytes: [UInt8]
+        do { bytes = try Files.readBytes(path) } catch {
+            throw RuntimeError("reading \(path)", SystemError.message(error.errno))
+        }
+        do {
+            return try SpecJSON.decode(Spec.self, from: Data(bytes), file: "config.json")
+        } catch let error as SpecDecodingError {
+            throw RuntimeError("config.json", error.fieldPath.isEmpty ? error.reason : "field \(error.fieldPath): \(error.reason)")
+        } catch {
+            throw RuntimeError("config.json", "\(error)")
+        }
+    }
+
+    func writePidFile(_ path: String, pid: Int32) throws(RuntimeError) {
+        let absolute = path.hasPrefix("/") ? path : currentDirectory() + "/" + path
+        try step("writing pid file \(absolute)") { try Files.replace(absolute, Array("\(pid)".utf8), mode: 0o644) }
+    }
+
+    func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+        guard getcwd(&buffer, buffer.count) != nil else { return "." }
+        return String(cString: buffer)
+    }
+
+    /// Clones the init into its namespaces and walks it through set-up over the sync channel.
+    private func launchInit(record: ContainerRecord, plan: NamespacePlan, manager: any CgroupManager,
+                            options: CreateOptions, cleanup: inout CreateCleanup) throws(RuntimeError) -> Int32 {
+        let spec = record.spec
+        let (parentEnd, childEnd) = try step("creating sync socket") { try FileDescriptors.socketPair() }
+        defer { close(parentEnd) }
+        var consoleSocket: Int32 = -1
+        if let path = options.consoleSocket, spec.process?.terminal == true {
+            consoleSocket = try step("connecting to console socket \(path)") { try Terminal.connect(socketPath: path) }
+        }
+        defer { if consoleSocket >= 0 { close(consoleSocket) } }
+        let fifoFd = try step("opening exec fifo") {
+            try check("open", store.fifoPath(of: record.id)) { open(store.fifoPath(of: record.id), 0o10000000 | O_CLOEXEC) }
+        }
+        defer { close(fifoFd) }
+
+        // Parent-side namespace moves: a new time namespace (with its offsets) and joined pid/time
+        // namespaces take effect for children only.
+        var restore: [(kind: NamespaceKind, fd: Int32)] = []
+        defer { for entry in restore { _ = berth_setns(entry.fd, entry.kind.cloneFlag); close(entry.fd) } }
+        if plan.new.contains(.time) {
+            let own = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC)
+            if own >= 0 { restore.append((.time, own)) }
+            try step("creating time namespace") { try Namespaces.unshare(NamespaceKind.time.cloneFlag) }
+            try step("writing time offsets") { try TimeOffsets.write(spec.linux?.timeOffsets ?? [:]) }
+        }
+        for join in plan.parentJoins {
+            let own = open("/proc/self/ns/\(join.kind == .pid ? "pid_for_children" : "time_for_children")", O_RDONLY | O_CLOEXEC)
+            if own >= 0 { restore.append((join.kind, own)) }
+            try step("joining \(join.kind.rawValue) namespace \(join.path)") { try Namespaces.join(path: join.path, kind: join.kind) }
+        }
+        if plan.isStaged { Processes.setChildSubreaper() }
+
+        let context = InitContext(record: record, plan: plan, syncFd: childEnd, fifoFd: fifoFd,
+                                  consoleSocket: consoleSocket, options: options, cgroupMode: Cgroups.detectMode())
+        let child = berth_clone(UInt(UInt32(bitPattern: plan.cloneFlags)))
+        if child < 0 {
+            throw RuntimeError("clone", "\(SystemError.message(errno)) (namespaces: \(plan.new.map(\.rawValue).sorted().joined(separator: ",")))")
+        }
+        if child == 0 {
+            close(parentEnd)
+            InitProcess(context: context).run()
+        }
+        close(childEnd)
+        for entry in restore { _ = berth_setns(entry.fd, entry.kind.cloneFlag); close(entry.fd) }
+        restore = []
+        cleanup.process = child
+        let sync = SyncChannel(fd: parentEnd)
+
+        if plan.new.contains(.user) && !plan.isStaged {
+            try writeIDMappings(pid: child, spec: spec)
+        }
+        try step("adding init to cgroup \(record.cgroupPath)") { try manager.addProcess(child) }
+        try step("starting init") { try sync.send(SyncMessage.go) }
+
+        var initPid = child
+        while true {
+            let message: String?
+            do { message = try sync.receive() } catch { throw RuntimeError("waiting for container init", error.description) }
+            guard let message else {
+                throw RuntimeError("container init", "exited during set-up (exit status \(reap(initPid)))")
+            }
+            if message == SyncMessage.ready { break }
+            if message.hasPrefix(SyncMessage.errorPrefix) {
+                throw RuntimeError(String(message.dropFirst(SyncMessage.errorPrefix.count)), "")
+            }
+            if message == SyncMessage.mapUsers {
+                try writeIDMappings(pid: child, spec: spec)
+                try step("sync") { try sync.send(SyncMessage.usersMapped) }
+            } else if message.hasPrefix(SyncMessage.pidPrefix), let pid = Int32(message.dropFirst(SyncMessage.pidPrefix.count)) {
+                _ = reap(child)
+                initPid = pid
+                cleanup.process = pid
+            } else if message == SyncMessage.runHooks {
+                var state = record.state(in: store).specState
+                state.pid = initPid
+                state.status = .creating
+                try Hooks.run(spec.hooks?.prestart, kind: "prestart", state: state)
+                try Hooks.run(spec.hooks?.createRuntime, kind: "createRuntime", state: state)
+                try step("sync") { try sync.send(SyncMessage.hooksDone) }
+            } else {
+                throw RuntimeError("sync with container init", "unexpected message \(message)")
+            }
+        }
+        return initPid
+    }
+
+    private func reap(_ pid: Int32) -> Int32 {
+        var status: Int32 = 0
+        return waitpid(pid, &status, 0) == pid ? Processes.exitCode(status) : -1
+    }
+
+    private func writeIDMappings(pid: Int32, spec: Spec) throws(RuntimeError) {
+        func format(_ mappings: [IDMapping]?) -> String {
+            (mappings ?? []).map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
+        }
+        try step("writing /proc/\(pid)/uid_map") { try Files.write("/proc/\(pid)/uid_map", format(spec.linux?.uidMappings)) }
+        try step("writing /proc/\(pid)/gid_map") { try Files.write("/proc/\(pid)/gid_map", format(spec.linux?.gidMappings)) }
+    }
+}
+
+/// Undoes a failed create: kills the init, removes the cgroup and the state directory.
+struct CreateCleanup {
+    let store: ContainerStore
+    let id: String
+    var cgroup: (any CgroupManager)?
+    var process: Int32 = 0
+    private var armed = true
+
+    init(store: ContainerStore, id: String) { self.store = store; self.id = id }
+
+    mutating func disarm() { armed = false }
+
+    func run() {
+        guard armed else { return }
+        if let cgroup {
+            try? cgroup.killAll(signal: SIGKILL)
+        }
+        if process > 0 {
+            kill(process, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(process, &status, 0)
+        }
+        if let cgroup { try? cgroup.destroy() }
+        try? store.remove(id)
+    }
+}
+
+enum TimeOffsets {
+    /// Writes /proc/self/timens_offsets before the first process enters the new time namespace.
+    static func write(_ offsets: [String: Spec.TimeOffset]) throws(SystemError) {
+        var text = ""
+        for (clock, offset) in offsets.sorted(by: { $0.key < $1.key }) {
+            let name = clock == "boottime" ? "boottime" : "monotonic"
+            text += "\(name) \(offset.secs ?? 0) \(offset.nanosecs ?? 0)\n"
+        }
+        if !text.isEmpty { try Files.write("/proc/self/timens_offsets", text) }
+    }
+}

@@ -1,0 +1,44 @@
+import OCISpec
+
+/// The device cgroup rules a container gets: the config's own rules, then every device in
+/// `linux.devices`, then the devices every container needs (as runc does).
+enum DeviceRules {
+    /// /dev/null, zero, full, random, urandom, tty: created in every container's /dev.
+    static let defaultDevices: [Spec.Device] = [
+        Spec.Device(type: "c", path: "/dev/null", major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0),
+        Spec.Device(type: "c", path: "/dev/zero", major: 1, minor: 5, fileMode: 0o666, uid: 0, gid: 0),
+        Spec.Device(type: "c", path: "/dev/full", major: 1, minor: 7, fileMode: 0o666, uid: 0, gid: 0),
+        Spec.Device(type: "c", path: "/dev/random", major: 1, minor: 8, fileMode: 0o666, uid: 0, gid: 0),
+        Spec.Device(type: "c", path: "/dev/urandom", major: 1, minor: 9, fileMode: 0o666, uid: 0, gid: 0),
+        Spec.Device(type: "c", path: "/dev/tty", major: 5, minor: 0, fileMode: 0o666, uid: 0, gid: 0),
+    ]
+
+    static let alwaysAllowed: [Resources.DeviceRule] = [
+        .init(allow: true, type: "c", major: nil, minor: nil, access: "m"),
+        .init(allow: true, type: "b", major: nil, minor: nil, access: "m"),
+        .init(allow: true, type: "c", major: 1, minor: 3, access: "rwm"),
+        .init(allow: true, type: "c", major: 1, minor: 5, access: "rwm"),
+        .init(allow: true, type: "c", major: 1, minor: 7, access: "rwm"),
+        .init(allow: true, type: "c", major: 1, minor: 8, access: "rwm"),
+        .init(allow: true, type: "c", major: 1, minor: 9, access: "rwm"),
+        .init(allow: true, type: "c", major: 5, minor: 0, access: "rwm"),
+        .init(allow: true, type: "c", major: 5, minor: 1, access: "rwm"),
+        .init(allow: true, type: "c", major: 5, minor: 2, access: "rwm"),
+        .init(allow: true, type: "c", major: 136, minor: nil, access: "rwm"),
+        .init(allow: true, type: "c", major: 10, minor: 200, access: "rwm"),
+    ]
+
+    /// `linux.resources` with the device list completed.
+    static func effectiveResources(_ spec: Spec) -> Resources {
+        var resources = spec.linux?.resources ?? Resources()
+        var rules = resources.devices ?? []
+        for device in spec.linux?.devices ?? [] where device.type == "c" || device.type == "b" {
+            rules.append(.init(allow: true, type: device.type, major: device.major, minor: device.minor, access: "rwm"))
+        }
+        if resources.devices != nil {
+            rules += alwaysAllowed
+        }
+        resources.devices = rules.isEmpty ? nil : rules
+        return resources
+    }
+}

@@ -1,0 +1,142 @@
+import Glibc
+import CBerth
+import Linux
+import Cgroups
+import OCISpec
+
+/// The flags of `exec`.
+public struct ExecOptions: Sendable {
+    public var process: Spec.Process
+    public var detach = false
+    public var pidFile: String?
+    public var consoleSocket: String?
+    public var preserveFds: Int32 = 0
+    public init(process: Spec.Process) { self.process = process }
+}
+
+extension Runtime {
+    /// `exec`: runs another process in a running container's namespaces and cgroup. Returns its exit
+    /// code, or 0 at once with `detach`.
+    public func exec(id: String, options: ExecOptions) throws(RuntimeError) -> Int32 {
+        let record = try store.load(id)
+        let status = record.status(in: store)
+        guard status == .running || status == .created else {
+            throw RuntimeError("cannot exec in container \(id)", "it is \(status.rawValue)")
+        }
+        let process = options.process
+        if (process.args ?? []).isEmpty { throw RuntimeError("exec", "no command given") }
+        if process.terminal == true && options.consoleSocket == nil {
+            throw RuntimeError("exec --tty", "a terminal needs --console-socket")
+        }
+        let kinds = try SpecValidation.namespaces(of: record.spec).map(\.kind)
+        let initPid = record.initPid
+        // Open every namespace first: if init dies half-way we fail before forking.
+        var namespaceFds: [(kind: NamespaceKind, fd: Int32)] = []
+        defer { for entry in namespaceFds { close(entry.fd) } }
+        for kind in kinds {
+            let path = "/proc/\(initPid)/ns/\(kind.procName)"
+            if let own = try? NamespaceIdentity.of(pid: getpid(), kind), let theirs = try? NamespaceIdentity.of(pid: initPid, kind),
+               own == theirs { continue }
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw RuntimeError("opening \(path)", SystemError.message(errno)) }
+            namespaceFds.append((kind, fd))
+        }
+        let manager = try step("cgroup \(record.cgroupPath)") { try Cgroups.manager(path: record.cgroupPath) }
+        var consoleSocket: Int32 = -1
+        if let path = options.consoleSocket, process.terminal == true {
+            consoleSocket = try step("connecting to console socket \(path)") { try Terminal.connect(socketPath: path) }
+        }
+        defer { if consoleSocket >= 0 { close(consoleSocket) } }
+        let (parentEnd, childEnd) = try step("creating sync socket") { try FileDescriptors.socketPair() }
+        defer { close(parentEnd) }
+
+        // pid and time namespaces apply to children: enter them for the fork, then come back.
+        var restore: [(kind: NamespaceKind, fd: Int32)] = []
+        for entry in namespaceFds where entry.kind == .pid || entry.kind == .time {
+            let own = open("/proc/self/ns/\(entry.kind == .pid ? "pid_for_children" : "time_for_children")", O_RDONLY | O_CLOEXEC)
+            if own >= 0 { restore.append((entry.kind, own)) }
+            try step("joining \(entry.kind.rawValue) namespace of \(id)") {
+                try Namespaces.join(fd: entry.fd, kind: entry.kind, name: "/proc/\(initPid)/ns/\(entry.kind.procName)")
+            }
+        }
+        let child = fork()
+        if child == 0 {
+            close(parentEnd)
+            let joiner = ExecJoiner(namespaces: namespaceFds.filter { $0.kind != .pid && $0.kind != .time },
+                                    sync: SyncChannel(fd: childEnd), consoleSocket: consoleSocket, options: options,
+                                    seccomp: record.spec.linux?.seccomp, initPid: initPid)
+            joiner.run()
+        }
+        for entry in restore { _ = berth_setns(entry.fd, entry.kind.cloneFlag); close(entry.fd) }
+        close(childEnd)
+        if child < 0 { throw RuntimeError("fork", SystemError.message(errno)) }
+        let sync = SyncChannel(fd: parentEnd)
+        do {
+            try step("adding process to cgroup \(record.cgroupPath)") { try manager.addProcess(child) }
+            try step("starting exec process") { try sync.send(SyncMessage.go) }
+            let message = try step("waiting for exec process") { try sync.receive() }
+            guard let message else { throw RuntimeError("exec process", "exited during set-up") }
+            if message.hasPrefix(SyncMessage.errorPrefix) {
+                throw RuntimeError(String(message.dropFirst(SyncMessage.errorPrefix.count)), "")
+            }
+        } catch let error as RuntimeError {
+            Glibc.kill(child, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(child, &status, 0)
+            throw error
+        } catch {
+            throw RuntimeError("exec", error)
+        }
+        if let pidFile = options.pidFile { try writePidFile(pidFile, pid: child) }
+        if options.detach { return 0 }
+        return Foreground.wait(for: child)
+    }
+}
+
+/// The exec'd process between fork and execve: joins the container, then becomes `process`.
+struct ExecJoiner {
+    let namespaces: [(kind: NamespaceKind, fd: Int32)]
+    let sync: SyncChannel
+    let consoleSocket: Int32
+    let options: ExecOptions
+    let seccomp: Spec.Seccomp?
+    let initPid: Int32
+
+    func run() -> Never {
+        do {
+            try setUp()
+        } catch {
+            if (try? sync.send(SyncMessage.errorPrefix + error.description)) == nil {
+                let line = "berth: \(error.description)\n"
+                _ = line.withCString { write(2, $0, strlen($0)) }
+            }
+        }
+        _exit(1)
+    }
+
+    private func setUp() throws(RuntimeError) {
+        try step("prctl") { try Processes.setUndumpable() }
+        Processes.setParentDeathSignal(SIGKILL)
+        try sync.expect(SyncMessage.go)
+        // The user namespace first: the others are owned by it.
+        let ordered = namespaces.filter { $0.kind == .user } + namespaces.filter { $0.kind != .user && $0.kind != .mount }
+            + namespaces.filter { $0.kind == .mount }
+        for entry in ordered {
+            try step("joining \(entry.kind.rawValue) namespace of the container") {
+                try Namespaces.join(fd: entry.fd, kind: entry.kind, name: "/proc/\(initPid)/ns/\(entry.kind.procName)")
+            }
+            if entry.kind == .user {
+                try step("becoming root in the user namespace") { try Identity.setGID(0); try Identity.setUID(0) }
+            }
+        }
+        var launch = try ProcessLaunch(process: options.process, seccomp: seccomp)
+        if options.process.terminal == true, consoleSocket >= 0 {
+            try launch.attachTerminal(consoleSocket: consoleSocket, size: options.process.consoleSize, bindConsole: false)
+        }
+        try launch.prepare(preserveFds: options.preserveFds, keepFds: [sync.fd])
+        try step("sync") { try sync.send(SyncMessage.ready) }
+        close(sync.fd)
+        Processes.setParentDeathSignal(0)
+        try launch.exec()
+    }
+}

@@ -1,0 +1,31 @@
+import Linux
+import OCISpec
+
+/// OCI hooks: each gets the container state as JSON on stdin; a non-zero exit or a timeout fails the
+/// lifecycle step (except poststart/poststop, which only warn, as the spec says).
+enum Hooks {
+    static func run(_ hooks: [Spec.Hook]?, kind: String, state: ContainerState) throws(RuntimeError) {
+        guard let hooks, !hooks.isEmpty else { return }
+        let input = (try? SpecJSON.encode(state)).map(Array.init) ?? []
+        for (index, hook) in hooks.enumerated() {
+            let what = "\(kind) hook #\(index) (\(hook.path))"
+            let result: Spawn.Result
+            do {
+                result = try Spawn.run(path: hook.path, args: hook.args ?? [hook.path], env: hook.env ?? [],
+                                       input: input, timeout: hook.timeout)
+            } catch {
+                throw RuntimeError(what, error.description)
+            }
+            if result.timedOut { throw RuntimeError(what, "timed out after \(hook.timeout ?? 0)s") }
+            if result.exitCode == 127 && !Files.exists(hook.path) {
+                throw RuntimeError(what, "no such file")
+            }
+            if result.exitCode != 0 { throw RuntimeError(what, "exited with status \(result.exitCode)") }
+        }
+    }
+
+    /// poststart and poststop failures are logged, not fatal.
+    static func runWarning(_ hooks: [Spec.Hook]?, kind: String, state: ContainerState, warn: (String) -> Void) {
+        do { try run(hooks, kind: kind, state: state) } catch { warn(error.description) }
+    }
+}

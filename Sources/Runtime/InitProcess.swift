@@ -1,0 +1,185 @@
+import Glibc
+import CBerth
+import Linux
+import Cgroups
+import OCISpec
+
+/// Everything the init needs, captured by the parent before clone().
+struct InitContext {
+    let record: ContainerRecord
+    let plan: NamespacePlan
+    let syncFd: Int32
+    let fifoFd: Int32
+    let consoleSocket: Int32
+    let options: CreateOptions
+    let cgroupMode: CgroupMode
+}
+
+/// The container's first process, from clone() to execve(). It runs in the clone child of a
+/// single-threaded parent, so ordinary Swift is safe here; the uid/gid changes use raw syscalls.
+struct InitProcess {
+    let context: InitContext
+    var spec: Spec { context.record.spec }
+    var sync: SyncChannel { SyncChannel(fd: context.syncFd) }
+
+    func run() -> Never {
+        do {
+            try setUp()
+        } catch {
+            report(error)
+            _exit(1)
+        }
+        // Unreachable: setUp ends in execve.
+        _exit(1)
+    }
+
+    private func report(_ error: RuntimeError) {
+        if (try? sync.send(SyncMessage.errorPrefix + error.description)) == nil {
+            let line = "berth: \(error.description)\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+        }
+    }
+
+    private func setUp() throws(RuntimeError) {
+        // Nothing in the container may open /proc/<init>/exe while it is still the runtime binary.
+        try step("prctl") { try Processes.setUndumpable() }
+        if !context.plan.isStaged { Processes.setParentDeathSignal(SIGKILL) }
+        try sync.expect(SyncMessage.go)
+
+        if context.plan.isStaged {
+            try enterStaged()
+        } else {
+            if context.plan.new.contains(.user) { try becomeRootInUserNamespace() }
+            for join in context.plan.childJoins {
+                try step("joining \(join.kind.rawValue) namespace \(join.path)") { try Namespaces.join(path: join.path, kind: join.kind) }
+            }
+            if context.plan.new.contains(.cgroup) {
+                try step("creating cgroup namespace") { try Namespaces.unshare(NamespaceKind.cgroup.cloneFlag) }
+            }
+        }
+        if !context.options.noNewKeyring {
+            // A private session keyring, so the container cannot read the host's keys.
+            if berth_join_session_keyring("_ses.\(context.record.id)") < 0 && errno != ENOSYS && errno != EPERM {
+                throw RuntimeError("joining a new session keyring", SystemError.message(errno))
+            }
+        }
+
+        let rootfs = RootfsSetup(spec: spec, rootfs: context.record.rootfs, bundle: context.record.bundle,
+                                 inUserNamespace: context.plan.new.contains(.user) || context.plan.joins.contains { $0.kind == .user },
+                                 newCgroupNamespace: context.plan.new.contains(.cgroup), cgroupMode: context.cgroupMode,
+                                 cgroupPath: context.record.cgroupPath)
+        try rootfs.mountAll()
+        if hasRuntimeHooks {
+            try step("sync") { try sync.send(SyncMessage.runHooks) }
+            try sync.expect(SyncMessage.hooksDone)
+        }
+        var state = ContainerState(id: context.record.id, pid: getpid(), status: .creating, bundle: context.record.bundle,
+                                   annotations: spec.annotations)
+        state.pid = hostPid()
+        try Hooks.run(spec.hooks?.createContainer, kind: "createContainer", state: state)
+        try rootfs.switchRoot(noPivot: context.options.noPivot)
+        try rootfs.finish()
+
+        if let hostname = spec.hostname, !hostname.isEmpty {
+            try step("setting hostname") { try check("sethostname", hostname) { sethostname(hostname, hostname.utf8.count) } }
+        }
+        if let domainname = spec.domainname, !domainname.isEmpty {
+            try step("setting domainname") { try check("setdomainname", domainname) { setdomainname(domainname, domainname.utf8.count) } }
+        }
+        for (key, value) in (spec.linux?.sysctl ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let path = "/proc/sys/" + key.replacingDots()
+            try step("setting sysctl \(key)=\(value)") { try Files.write(path, value) }
+        }
+
+        guard let process = spec.process else { throw RuntimeError("config.json: field process", "required field is missing") }
+        var launch = try ProcessLaunch(process: process, seccomp: spec.linux?.seccomp)
+        if process.terminal == true, context.consoleSocket >= 0 {
+            try launch.attachTerminal(consoleSocket: context.consoleSocket, size: process.consoleSize, bindConsole: true)
+        }
+        try launch.prepare(preserveFds: context.options.preserveFds, keepFds: [context.syncFd, context.fifoFd])
+
+        // Reported to `create` before waiting: everything that can fail has been done.
+        try step("sync") { try sync.send(SyncMessage.ready) }
+        close(context.syncFd)
+        Processes.setParentDeathSignal(0)
+
+        try waitForStart()
+        state.status = .running
+        try Hooks.run(spec.hooks?.startContainer, kind: "startContainer", state: state)
+        try launch.exec()
+    }
+
+    private var hasRuntimeHooks: Bool {
+        !(spec.hooks?.prestart ?? []).isEmpty || !(spec.hooks?.createRuntime ?? []).isEmpty
+    }
+
+    /// Our pid as the host sees it (for hook state): from the pid namespace's parent view.
+    private func hostPid() -> Int32 {
+        if let status = try? Files.read("/proc/self/status"),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("NSpid:") }),
+           let first = line.split(separator: "\t").dropFirst().first.flatMap({ Int32($0.trimmingSpaces()) }) {
+            return first
+        }
+        return getpid()
+    }
+
+    /// Blocks on the exec fifo until `start` opens it, then writes the go byte.
+    private func waitForStart() throws(RuntimeError) {
+        let path = "/proc/self/fd/\(context.fifoFd)"
+        let fd = try step("opening exec fifo") { try check("open", "exec.fifo") { open(path, O_WRONLY | O_CLOEXEC) } }
+        let byte: [UInt8] = [0x30]
+        try step("writing exec fifo") { try Files.writeAll(fd: fd, byte, name: "exec.fifo") }
+        close(fd)
+        close(context.fifoFd)
+    }
+
+    private func becomeRootInUserNamespace() throws(RuntimeError) {
+        try step("becoming root in the user namespace") {
+            try Identity.setGID(0)
+            try Identity.setUID(0)
+        }
+    }
+
+    /// The staged path: join by path, then unshare user (the parent maps it), then the rest, then fork
+    /// so that a new or joined pid namespace applies. The grandchild carries on as init.
+    private func enterStaged() throws(RuntimeError) {
+        let joins = context.plan.childJoins
+        for join in joins where join.kind == .user {
+            try step("joining user namespace \(join.path)") { try Namespaces.join(path: join.path, kind: .user) }
+            try becomeRootInUserNamespace()
+        }
+        for join in joins where join.kind != .user {
+            try step("joining \(join.kind.rawValue) namespace \(join.path)") { try Namespaces.join(path: join.path, kind: join.kind) }
+        }
+        if context.plan.new.contains(.user) {
+            try step("creating user namespace") { try Namespaces.unshare(NamespaceKind.user.cloneFlag) }
+            try step("sync") { try sync.send(SyncMessage.mapUsers) }
+            try sync.expect(SyncMessage.usersMapped)
+            try becomeRootInUserNamespace()
+        }
+        let flags = context.plan.stagedUnshareFlags
+        if flags != 0 {
+            try step("creating namespaces") { try Namespaces.unshare(flags) }
+        }
+        let child = fork()
+        if child < 0 { throw RuntimeError("fork", SystemError.message(errno)) }
+        if child > 0 {
+            _ = try? sync.send(SyncMessage.pidPrefix + "\(child)")
+            _exit(0)
+        }
+        try step("prctl") { try Processes.setUndumpable() }
+    }
+}
+
+extension String {
+    func replacingDots() -> String { String(map { $0 == "." ? "/" : $0 }) }
+}
+
+extension Substring {
+    func trimmingSpaces() -> Substring {
+        var s = self
+        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
+        while s.last == " " || s.last == "\t" { s = s.dropLast() }
+        return s
+    }
+}

@@ -1,0 +1,133 @@
+import Glibc
+import CBerth
+import Linux
+import OCISpec
+
+/// Turns a set-up process into the container's `process`: terminal, rlimits, user and groups,
+/// capabilities, no_new_privs, seccomp, environment, and finally execve. Shared by init and exec.
+struct ProcessLaunch {
+    let process: Spec.Process
+    let seccomp: Spec.Seccomp?
+    private(set) var executable = ""
+    private(set) var environment: [String] = []
+
+    init(process: Spec.Process, seccomp: Spec.Seccomp?) throws(RuntimeError) {
+        self.process = process
+        self.seccomp = seccomp
+    }
+
+    /// Creates a pty in the container's devpts, sends the master to the console socket and makes the
+    /// slave our controlling terminal and stdio.
+    func attachTerminal(consoleSocket: Int32, size: Spec.ConsoleSize?, bindConsole: Bool) throws(RuntimeError) {
+        let pty = try step("creating a pseudo-terminal") { try Terminal.openPair() }
+        if let size {
+            try step("setting the terminal size") { try Terminal.setSize(pty.master, rows: size.height, columns: size.width) }
+        }
+        if bindConsole {
+            // /dev/console in the container is the pty, as runc makes it.
+            if !Files.exists("/dev/console") { _ = try? Files.create("/dev/console", [], mode: 0o600) }
+            if Files.exists("/dev/console") {
+                try step("mounting the terminal on /dev/console") {
+                    try Mounts.mount(source: pty.name, target: "/dev/console", type: nil, flags: .bind)
+                }
+            }
+        }
+        try step("sending the terminal to the console socket") { try Terminal.sendMaster(pty.master, over: consoleSocket, name: pty.name) }
+        close(pty.master)
+        try step("making the terminal the controlling terminal") { try Terminal.becomeControllingTerminal(pty.slave) }
+        if pty.slave > 2 { close(pty.slave) }
+    }
+
+    /// Everything up to the point of exec that can fail, so failures are reported by create/exec.
+    mutating func prepare(preserveFds: Int32, keepFds: [Int32]) throws(RuntimeError) {
+        environment = process.env ?? []
+        if !environment.contains(where: { $0.hasPrefix("HOME=") }) {
+            environment.append("HOME=" + homeDirectory(uid: process.user.uid))
+        }
+        executable = try resolveExecutable()
+        try step("changing directory to \(process.cwd)") { try check("chdir", process.cwd) { chdir(process.cwd) } }
+
+        for limit in process.rlimits ?? [] {
+            try step("setting \(limit.type)") { try ResourceLimits.set(limit.type, soft: limit.soft, hard: limit.hard) }
+        }
+        if let adjustment = process.oomScoreAdj {
+            try step("setting oom_score_adj to \(adjustment)") { try Files.write("/proc/self/oom_score_adj", "\(adjustment)") }
+        }
+        // Only stdio and the fds the caller asked to preserve reach the container.
+        try step("closing inherited file descriptors") { try FileDescriptors.closeOnExec(from: 3 + preserveFds) }
+        for fd in keepFds { FileDescriptors.setCloseOnExec(fd, true) }
+        for fd in 3..<(3 + preserveFds) { FileDescriptors.setCloseOnExec(fd, false) }
+
+        // Without no_new_privs a filter can only be loaded while we still hold CAP_SYS_ADMIN: load it now.
+        if process.noNewPrivileges != true, let seccomp {
+            try step("loading seccomp filter") { try SeccompFilter.load(seccomp) }
+        }
+        try dropPrivileges()
+        if process.noNewPrivileges == true {
+            try step("setting no_new_privs") { try Identity.setNoNewPrivileges() }
+        }
+    }
+
+    private func dropPrivileges() throws(RuntimeError) {
+        let caps = process.capabilities
+        let masks: (UInt64, UInt64, UInt64, UInt64, UInt64)
+        do {
+            masks = (try Capabilities.mask(caps?.bounding), try Capabilities.mask(caps?.effective),
+                     try Capabilities.mask(caps?.permitted), try Capabilities.mask(caps?.inheritable),
+                     try Capabilities.mask(caps?.ambient))
+        } catch {
+            throw RuntimeError("process.capabilities", error.description)
+        }
+        let (bounding, effective, permitted, inheritable, ambient) = masks
+        try step("limiting the capability bounding set") { try Capabilities.limitBoundingSet(to: bounding) }
+        try step("keeping capabilities across setuid") { try Identity.keepCapabilities(true) }
+        let user = process.user
+        try step("setting groups") { try Identity.setGroups(user.additionalGids ?? []) }
+        try step("setting gid \(user.gid)") { try Identity.setGID(user.gid) }
+        try step("setting uid \(user.uid)") { try Identity.setUID(user.uid) }
+        try step("prctl") { try Identity.keepCapabilities(false) }
+        try step("setting capabilities") { try Capabilities.set(effective: effective, permitted: permitted, inheritable: inheritable) }
+        try step("raising ambient capabilities") { try Capabilities.raiseAmbient(ambient) }
+        umask(mode_t(user.umask ?? 0o022))
+    }
+
+    /// Loads a no_new_privs seccomp filter as late as possible, then execs. Returns only by throwing.
+    func exec() throws(RuntimeError) {
+        if process.noNewPrivileges == true, let seccomp {
+            try step("loading seccomp filter") { try SeccompFilter.load(seccomp) }
+        }
+        _ = berth_reset_signal_dispositions()
+        Spawn.execWithStrings(path: executable, args: process.args ?? [], env: environment)
+        throw RuntimeError("exec \(process.args?.first ?? "")", SystemError.message(errno))
+    }
+
+    /// The program to run: as given when it contains a slash, else searched in the process's PATH.
+    private func resolveExecutable() throws(RuntimeError) -> String {
+        guard let name = process.args?.first, !name.isEmpty else {
+            throw RuntimeError("process.args", "no program to run")
+        }
+        if name.contains("/") {
+            guard access(name, X_OK) == 0 else { throw RuntimeError("exec \(name)", SystemError.message(errno)) }
+            return name
+        }
+        let path = environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) }
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            var st = stat()
+            if stat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
+                return candidate
+            }
+        }
+        throw RuntimeError("exec \(name)", "executable file not found in $PATH")
+    }
+
+    private func homeDirectory(uid: UInt32) -> String {
+        guard let passwd = try? Files.read("/etc/passwd") else { return "/" }
+        for line in passwd.split(separator: "\n") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+            if fields.count >= 6, UInt32(fields[2]) == uid { return String(fields[5]) }
+        }
+        return "/"
+    }
+}

@@ -1,0 +1,33 @@
+import Linux
+import Cgroups
+import OCISpec
+
+/// Every failure the runtime reports: what was being done, and why it failed. Prints as `what: why`,
+/// which the CLI prefixes with `berth: `.
+public struct RuntimeError: Error, CustomStringConvertible, Sendable {
+    public let what: String
+    public let why: String
+    public init(_ what: String, _ why: String) { self.what = what; self.why = why }
+    public var description: String { why.isEmpty ? what : "\(what): \(why)" }
+
+    /// Wraps any lower-level error (SystemError, CgroupError, decoding errors) with the step that failed.
+    public init(_ what: String, _ error: any Error) {
+        if let runtime = error as? RuntimeError {
+            self.init(what, runtime.description)
+        } else {
+            self.init(what, "\(error)")
+        }
+    }
+}
+
+/// Runs `body`, re-throwing any error as a RuntimeError that names `what`.
+@discardableResult
+func step<T>(_ what: String, _ body: () throws -> T) throws(RuntimeError) -> T {
+    do {
+        return try body()
+    } catch let error as RuntimeError {
+        throw error
+    } catch {
+        throw RuntimeError(what, error)
+    }
+}

@@ -1,0 +1,172 @@
+import Glibc
+import Linux
+import OCISpec
+
+/// Checks a config before anything is made, so that bad input fails with one clear line and leaves
+/// nothing behind.
+struct SpecValidation {
+    let spec: Spec
+    let bundle: String
+
+    /// The namespaces the container asks for, checked for unknown kinds and duplicates.
+    static func namespaces(of spec: Spec) throws(RuntimeError) -> [(kind: NamespaceKind, path: String?)] {
+        var seen = Set<String>()
+        var result: [(NamespaceKind, String?)] = []
+        for (index, namespace) in (spec.linux?.namespaces ?? []).enumerated() {
+            guard let kind = NamespaceKind(ociName: namespace.type) else {
+                throw RuntimeError("config.json: field linux.namespaces[\(index)].type",
+                                   "unsupported namespace type \"\(namespace.type)\" (known: \(NamespaceKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            if !seen.insert(namespace.type).inserted {
+                throw RuntimeError("config.json: field linux.namespaces[\(index)]", "namespace \"\(namespace.type)\" is listed twice")
+            }
+            if kind == .time, !Files.exists("/proc/self/ns/time") {
+                throw RuntimeError("config.json: field linux.namespaces[\(index)]", "this kernel has no time namespaces")
+            }
+            if let path = namespace.path, !path.isEmpty {
+                guard Files.exists(path) else {
+                    throw RuntimeError("config.json: field linux.namespaces[\(index)].path", "\(path) does not exist")
+                }
+                result.append((kind, path))
+            } else {
+                result.append((kind, nil))
+            }
+        }
+        return result
+    }
+
+    func validate(requireProcess: Bool) throws(RuntimeError) -> String {
+        guard let root = spec.root, !root.path.isEmpty else {
+            throw RuntimeError("config.json: field root.path", "required field is missing")
+        }
+        let rootfs = root.path.hasPrefix("/") ? root.path : bundle + "/" + root.path
+        guard Files.isDirectory(rootfs) else {
+            throw RuntimeError("config.json: field root.path", "rootfs \(rootfs) does not exist or is not a directory")
+        }
+        if requireProcess && spec.process == nil {
+            throw RuntimeError("config.json: field process", "required field is missing")
+        }
+        if let process = spec.process {
+            if (process.args ?? []).isEmpty {
+                throw RuntimeError("config.json: field process.args", "must name at least the program to run")
+            }
+            if !process.cwd.hasPrefix("/") {
+                throw RuntimeError("config.json: field process.cwd", "\(process.cwd) is not an absolute path")
+            }
+            for (set, names) in [("bounding", process.capabilities?.bounding), ("effective", process.capabilities?.effective),
+                                 ("inheritable", process.capabilities?.inheritable), ("permitted", process.capabilities?.permitted),
+                                 ("ambient", process.capabilities?.ambient)] {
+                for name in names ?? [] where Capabilities.number(of: name) == nil {
+                    throw RuntimeError("config.json: field process.capabilities.\(set)", "unknown capability \(name)")
+                }
+            }
+            for (index, limit) in (process.rlimits ?? []).enumerated() {
+                if ResourceLimits.byName[limit.type] == nil {
+                    throw RuntimeError("config.json: field process.rlimits[\(index)].type", "unknown rlimit \(limit.type)")
+                }
+                if limit.soft > limit.hard {
+                    throw RuntimeError("config.json: field process.rlimits[\(index)]", "soft limit \(limit.soft) is above hard limit \(limit.hard)")
+                }
+            }
+            if let profile = process.apparmorProfile, !profile.isEmpty {
+                throw RuntimeError("config.json: field process.apparmorProfile", "AppArmor is not enabled on this host; refusing to run without the profile \(profile)")
+            }
+            if let label = process.selinuxLabel, !label.isEmpty {
+                throw RuntimeError("config.json: field process.selinuxLabel", "SELinux is not enabled on this host; refusing to run without the label \(label)")
+            }
+        }
+        let namespaces = try Self.namespaces(of: spec)
+        let kinds = Set(namespaces.map(\.kind))
+        let newKinds = Set(namespaces.filter { $0.path == nil }.map(\.kind))
+        guard kinds.contains(.mount) else {
+            throw RuntimeError("config.json: field linux.namespaces", "a mount namespace is required")
+        }
+        if spec.hostname.map({ !$0.isEmpty }) == true && !newKinds.contains(.uts) && !kinds.contains(.uts) {
+            throw RuntimeError("config.json: field hostname", "setting the hostname needs a private UTS namespace")
+        }
+        if spec.domainname.map({ !$0.isEmpty }) == true && !kinds.contains(.uts) {
+            throw RuntimeError("config.json: field domainname", "setting the domainname needs a private UTS namespace")
+        }
+        if newKinds.contains(.user) {
+            if (spec.linux?.uidMappings ?? []).isEmpty || (spec.linux?.gidMappings ?? []).isEmpty {
+                throw RuntimeError("config.json: field linux.uidMappings", "a new user namespace needs uidMappings and gidMappings")
+            }
+        } else if !(spec.linux?.uidMappings ?? []).isEmpty && !kinds.contains(.user) {
+            throw RuntimeError("config.json: field linux.uidMappings", "user mappings are given but there is no user namespace")
+        }
+        if spec.linux?.timeOffsets != nil && !newKinds.contains(.time) {
+            throw RuntimeError("config.json: field linux.timeOffsets", "time offsets need a new time namespace")
+        }
+        for (key, _) in spec.linux?.sysctl ?? [:] {
+            try validateSysctl(key, kinds: kinds)
+        }
+        if let seccomp = spec.linux?.seccomp {
+            do { try SeccompFilter.validate(seccomp) } catch {
+                throw RuntimeError("config.json: field linux.seccomp", error.reason)
+            }
+        }
+        for (index, mount) in (spec.mounts ?? []).enumerated() where mount.destination.isEmpty {
+            throw RuntimeError("config.json: field mounts[\(index)].destination", "must not be empty")
+        }
+        for (index, device) in (spec.linux?.devices ?? []).enumerated() {
+            if !["c", "b", "u", "p"].contains(device.type) {
+                throw RuntimeError("config.json: field linux.devices[\(index)].type", "unknown device type \(device.type)")
+            }
+            if !device.path.hasPrefix("/dev/") {
+                throw RuntimeError("config.json: field linux.devices[\(index)].path", "\(device.path) is not under /dev")
+            }
+        }
+        if let propagation = spec.linux?.rootfsPropagation, !propagation.isEmpty,
+           !["shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate", "runbindable"].contains(propagation) {
+            throw RuntimeError("config.json: field linux.rootfsPropagation", "unknown propagation \(propagation)")
+        }
+        try ResourceValidation.validate(spec.linux?.resources, field: "linux.resources")
+        return rootfs
+    }
+
+    /// Which sysctls can be set, and the namespace each needs (as runc).
+    func validateSysctl(_ key: String, kinds: Set<NamespaceKind>) throws(RuntimeError) {
+        let ipc: Set<String> = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+                                "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"]
+        let field = "config.json: field linux.sysctl.\(key)"
+        if ipc.contains(key) || key.hasPrefix("fs.mqueue.") {
+            if !kinds.contains(.ipc) { throw RuntimeError(field, "needs an IPC namespace") }
+        } else if key.hasPrefix("net.") {
+            if !kinds.contains(.network) { throw RuntimeError(field, "needs a network namespace") }
+        } else if key == "kernel.hostname" || key == "kernel.domainname" {
+            if !kinds.contains(.uts) { throw RuntimeError(field, "needs a UTS namespace") }
+        } else {
+            throw RuntimeError(field, "not namespaced: it would change the host")
+        }
+        if key.contains("..") || key.contains("/") { throw RuntimeError(field, "not a valid sysctl name") }
+    }
+}
+
+/// Limits that no kernel accepts are refused before any cgroup is made.
+enum ResourceValidation {
+    static func validate(_ resources: Resources?, field: String) throws(RuntimeError) {
+        guard let resources else { return }
+        if let memory = resources.memory {
+            if let limit = memory.limit, limit != -1, limit < 0 {
+                throw RuntimeError("\(field).memory.limit", "\(limit) is not a valid limit (bytes, or -1 for none)")
+            }
+            if let limit = memory.limit, let swap = memory.swap, limit > 0, swap > 0, swap < limit {
+                throw RuntimeError("\(field).memory.swap", "memory+swap limit \(swap) is below the memory limit \(limit)")
+            }
+            if let swappiness = memory.swappiness, swappiness > 100 {
+                throw RuntimeError("\(field).memory.swappiness", "\(swappiness) is out of range 0-100")
+            }
+        }
+        if let cpu = resources.cpu {
+            if let quota = cpu.quota, quota != -1, quota < 1000 {
+                throw RuntimeError("\(field).cpu.quota", "\(quota) is below the kernel's minimum of 1000 µs (or -1 for none)")
+            }
+            if let period = cpu.period, period != 0, period < 1000 || period > 1_000_000 {
+                throw RuntimeError("\(field).cpu.period", "\(period) is out of range 1000-1000000 µs")
+            }
+        }
+        if let pids = resources.pids, pids.limit < -1 {
+            throw RuntimeError("\(field).pids.limit", "\(pids.limit) is not a valid limit (or 0/-1 for none)")
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Glibc
+import Linux
+
+/// The socket between `create` and the container's init. SOCK_SEQPACKET keeps message boundaries, and
+/// end-of-file on either side means the other one is gone: init never outlives a killed `create`
+/// while it is still being set up.
+struct SyncChannel {
+    let fd: Int32
+
+    func send(_ message: String) throws(SystemError) {
+        let bytes = Array(message.utf8)
+        let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        if sent < 0 { throw SystemError("send", "sync socket") }
+    }
+
+    /// The next message, or nil when the other side has closed.
+    func receive() throws(SystemError) -> String? {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("recv", "sync socket")
+            }
+            if n == 0 { return nil }
+            return String(decoding: buffer[0..<n], as: UTF8.self)
+        }
+    }
+
+    /// Waits for exactly `expected`; an `error …` message or EOF becomes a thrown error.
+    func expect(_ expected: String) throws(RuntimeError) {
+        let message: String?
+        do { message = try receive() } catch { throw RuntimeError("waiting for the runtime", error.description) }
+        guard let message else { throw RuntimeError("waiting for the runtime", "it went away") }
+        if message != expected { throw RuntimeError("sync", "expected \(expected), got \(message)") }
+    }
+}
+
+/// The messages exchanged on the sync channel.
+enum SyncMessage {
+    static let go = "go"
+    static let ready = "ready"
+    static let runHooks = "hooks"
+    static let hooksDone = "hooks-done"
+    static let mapUsers = "map-users"
+    static let usersMapped = "users-mapped"
+    static let errorPrefix = "error "
+    static let pidPrefix = "pid "
+}

@@ -1,0 +1,247 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import Linux
+import OCISpec
+import Runtime
+
+/// One function per runc command: parse its flags, call Runtime, print what runc prints.
+struct Commands {
+    let runtime: Runtime
+
+    typealias Flag = ArgumentScanner.FlagSpec
+
+    func run(_ command: String, _ arguments: [String]) throws -> Int32 {
+        switch command {
+        case "create": return try create(arguments)
+        case "start": try runtime.start(id: try single(arguments, "start")); return 0
+        case "run": return try runContainer(arguments)
+        case "state": return try state(arguments)
+        case "list", "ls": return try list(arguments)
+        case "kill": return try kill(arguments)
+        case "delete", "rm", "del": return try delete(arguments)
+        case "exec": return try exec(arguments)
+        case "ps": return try ps(arguments)
+        case "pause": try runtime.pause(id: try single(arguments, "pause")); return 0
+        case "resume": try runtime.resume(id: try single(arguments, "resume")); return 0
+        case "events": return try events(arguments)
+        case "update": return try update(arguments)
+        case "features": Output.json(RuntimeFeatures.current(), pretty: true); return 0
+        case "spec": return try spec(arguments)
+        case "checkpoint", "restore":
+            throw CommandError(command, "checkpoint/restore (CRIU) is not supported by berth-runtime")
+        case "help": Output.print(Usage.text); return 0
+        default:
+            throw CommandError(command, "no such command (see berth-runtime --help)")
+        }
+    }
+
+    private func single(_ arguments: [String], _ command: String, flags: [Flag] = []) throws -> String {
+        let scanned = try ArgumentScanner(arguments, flags: flags)
+        guard scanned.positional.count == 1 else {
+            throw CommandError(command, "expects exactly one container ID, got \(scanned.positional.count) arguments")
+        }
+        return scanned.positional[0]
+    }
+
+    private static let createFlags: [Flag] = [
+        .init(names: ["bundle", "b"], kind: .value), .init(names: ["console-socket"], kind: .value),
+        .init(names: ["pid-file"], kind: .value), .init(names: ["no-pivot"], kind: .bool),
+        .init(names: ["no-new-keyring"], kind: .bool), .init(names: ["preserve-fds"], kind: .value),
+        .init(names: ["detach", "d"], kind: .bool), .init(names: ["keep"], kind: .bool),
+        .init(names: ["no-subreaper"], kind: .bool),
+    ]
+
+    private func createOptions(_ scanned: ArgumentScanner) throws -> (String, String, CreateOptions) {
+        guard scanned.positional.count == 1 else {
+            throw CommandError("create", "expects exactly one container ID, got \(scanned.positional.count) arguments")
+        }
+        var options = CreateOptions()
+        options.pidFile = scanned.string("pid-file")
+        options.consoleSocket = scanned.string("console-socket")
+        options.noPivot = scanned.bool("no-pivot")
+        options.noNewKeyring = scanned.bool("no-new-keyring")
+        options.preserveFds = Int32(try scanned.int("preserve-fds") ?? 0)
+        return (scanned.positional[0], scanned.string("bundle") ?? ".", options)
+    }
+
+    private func create(_ arguments: [String]) throws -> Int32 {
+        let scanned = try ArgumentScanner(arguments, flags: Self.createFlags)
+        let (id, bundle, options) = try createOptions(scanned)
+        try runtime.create(id: id, bundle: bundle, options: options)
+        return 0
+    }
+
+    /// `run`: create + start; in the foreground it waits, passes signals on, and deletes afterwards.
+    private func runContainer(_ arguments: [String]) throws -> Int32 {
+        let scanned = try ArgumentScanner(arguments, flags: Self.createFlags)
+        let (id, bundle, options) = try createOptions(scanned)
+        let pid = try runtime.create(id: id, bundle: bundle, options: options)
+        do {
+            try runtime.start(id: id)
+        } catch {
+            try? runtime.delete(id: id, force: true)
+            throw error
+        }
+        if scanned.bool("detach") { return 0 }
+        let code = Foreground.waitForInit(pid)
+        if !scanned.bool("keep") { try runtime.delete(id: id, force: true) }
+        return code
+    }
+
+    private func state(_ arguments: [String]) throws -> Int32 {
+        let id = try single(arguments, "state")
+        Output.json(try runtime.state(id: id), pretty: true)
+        return 0
+    }
+
+    private func list(_ arguments: [String]) throws -> Int32 {
+        let scanned = try ArgumentScanner(arguments, flags: [.init(names: ["format", "f"], kind: .value), .init(names: ["quiet", "q"], kind: .bool)])
+        let states = runtime.list()
+        if scanned.bool("quiet") {
+            Output.print(states.map { $0.id + "\n" }.joined())
+            return 0
+        }
+        switch scanned.string("format") ?? "table" {
+        case "json":
+            Output.json(states, pretty: false)
+        case "table":
+            var rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
+            for state in states {
+                rows.append([state.id, "\(state.pid)", state.status.rawValue, state.bundle, state.created ?? "", state.owner ?? ""])
+            }
+            Output.table(rows)
+        case let other:
+            throw CommandError("list", "invalid format \(other) (table or json)")
+        }
+        return 0
+    }
+
+    private func kill(_ arguments: [String]) throws -> Int32 {
+        let scanned = try ArgumentScanner(arguments, flags: [.init(names: ["all", "a"], kind: .bool)])
+        guard (1...2).contains(scanned.positional.count) else {
+            throw CommandError("kill", "usage: kill [--all] <container-id> [signal]")
+        }
+        let text = scanned.positional.count == 2 ? scanned.positional[1] : "SIGTERM"
+        guard let signal = Signals.parse(text) else { throw CommandError("kill", "unknown signal \(text)") }
+        try runtime.kill(id: scanned.positional[0], signal: signal, all: scanned.bool("all"))
+        return 0
+    }
+
+    private func delete(_ arguments: [String]) throws -> Int32 {
+        let scanned = try ArgumentScanner(arguments, flags: [.init(names: ["force", "f"], kind: .bool)])
+        guard scanned.positional.count == 1 else { throw CommandError("delete", "expects exactly one container ID") }
+        try runtime.delete(id: scanned.positional[0], force: scanned.bool("force"))
+        return 0
+    }
+
+    private func exec(_ arguments: [String]) throws -> Int32 {
+        let flags: [Flag] = [
+            .init(names: ["console-socket"], kind: .value), .init(names: ["cwd"], kind: .value),
+            .init(names: ["env", "e"], kind: .multi), .init(names: ["tty", "t"], kind: .bool),
+            .init(names: ["user", "u"], kind: .value), .init(names: ["additional-gids", "g"], kind: .multi),
+            .init(names: ["process", "p"], kind: .value), .init(names: ["detach", "d"], kind: .bool),
+            .init(names: ["pid-file"], kind: .value), .init(names: ["process-label"], kind: .value),
+            .init(names: ["apparmor"], kind: .value), .init(names: ["no-new-privs"], kind: .bool),
+            .init(names: ["cap", "c"], kind: .multi), .init(names: ["preserve-fds"], kind: .value),
+            .init(names: ["cgroup"], kind: .multi), .init(names: ["ignore-paused"], kind: .bool),
+        ]
+        let scanned = try ArgumentScanner(arguments, flags: flags, stopAtFirstPositional: true)
+        guard let id = scanned.positional.first else { throw CommandError("exec", "expects a container ID") }
+        let record = try runtime.record(id: id)
+        var process: Spec.Process
+        if let path = scanned.string("process") {
+            let bytes = try Files.readBytes(path)
+            do {
+                process = try SpecJSON.decode(Spec.Process.self, from: Data(bytes), file: path)
+            } catch let error as SpecDecodingError {
+                throw CommandError("exec --process", error.description)
+            }
+        } else {
+            guard var base = record.spec.process else { throw CommandError("exec", "container has no process") }
+            base.args = Array(scanned.positional.dropFirst())
+            guard !(base.args ?? []).isEmpty else { throw CommandError("exec", "expects a command to run after the container ID") }
+            base.env = (base.env ?? []) + scanned.strings("env")
+            if let cwd = scanned.string("cwd") { base.cwd = cwd }
+            base.terminal = scanned.bool("tty")
+            if let user = scanned.string("user") {
+                let parts = user.split(separator: ":")
+                guard let uid = UInt32(parts[0]), parts.count <= 2, parts.count == 1 || UInt32(parts[1]) != nil else {
+                    throw CommandError("exec --user", "\(user) is not uid[:gid] (names are not resolved)")
+                }
+                base.user = Spec.User(uid: uid, gid: parts.count == 2 ? UInt32(parts[1])! : 0)
+            }
+            let gids = try scanned.strings("additional-gids").map { text throws -> UInt32 in
+                guard let gid = UInt32(text) else { throw CommandError("exec --additional-gids", "\(text) is not a gid") }
+                return gid
+            }
+            if !gids.isEmpty { base.user.additionalGids = gids }
+            if scanned.bool("no-new-privs") { base.noNewPrivileges = true }
+            let added = scanned.strings("cap")
+            if !added.isEmpty {
+                var caps = base.capabilities ?? Spec.Capabilities()
+                caps.bounding = (caps.bounding ?? []) + added
+                caps.effective = (caps.effective ?? []) + added
+                caps.permitted = (caps.permitted ?? []) + added
+                caps.inheritable = (caps.inheritable ?? []) + added
+                caps.ambient = (caps.ambient ?? []) + added
+                base.capabilities = caps
+            }
+            process = base
+        }
+        if let label = scanned.string("apparmor"), !label.isEmpty {
+            throw CommandError("exec --apparmor", "AppArmor is not enabled on this host")
+        }
+        if let label = scanned.string("process-label"), !label.isEmpty {
+            throw CommandError("exec --process-label", "SELinux is not enabled on this host")
+        }
+        var options = ExecOptions(process: process)
+        options.detach = scanned.bool("detach")
+        options.pidFile = scanned.string("pid-file")
+        options.consoleSocket = scanned.string("console-socket")
+        options.preserveFds = Int32(try scanned.int("preserve-fds") ?? 0)
+        return try runtime.exec(id: id, options: options)
+    }
+
+    private func ps(_ arguments: [String]) throws -> Int32 {
+        let scanned = try ArgumentScanner(arguments, flags: [.init(names: ["format", "f"], kind: .value)], stopAtFirstPositional: true)
+        guard let id = scanned.positional.first else { throw CommandError("ps", "expects a container ID") }
+        let pids = try runtime.processes(id: id)
+        if scanned.string("format") == "json" {
+            Output.json(pids, pretty: false)
+            return 0
+        }
+        let psArguments = scanned.positional.count > 1 ? Array(scanned.positional.dropFirst()) : ["-ef"]
+        Output.print(try ProcessTable.render(pids: Set(pids), psArguments: psArguments))
+        return 0
+    }
+
+    private func events(_ arguments: [String]) throws -> Int32 {
+        let scanned = try ArgumentScanner(arguments, flags: [.init(names: ["stats"], kind: .bool), .init(names: ["interval"], kind: .value)])
+        guard scanned.positional.count == 1 else { throw CommandError("events", "expects exactly one container ID") }
+        let id = scanned.positional[0]
+        let interval = try Durations.seconds(scanned.string("interval") ?? "5s")
+        return try EventStream(runtime: runtime, id: id).run(interval: interval, once: scanned.bool("stats"))
+    }
+
+    private func update(_ arguments: [String]) throws -> Int32 {
+        let scanned = try ArgumentScanner(arguments, flags: UpdateFlags.flags)
+        guard scanned.positional.count == 1 else { throw CommandError("update", "expects exactly one container ID") }
+        let resources = try UpdateFlags.resources(from: scanned)
+        try runtime.update(id: scanned.positional[0], resources: resources)
+        return 0
+    }
+
+    private func spec(_ arguments: [String]) throws -> Int32 {
+        let scanned = try ArgumentScanner(arguments, flags: [.init(names: ["bundle", "b"], kind: .value), .init(names: ["rootless"], kind: .bool)])
+        let bundle = scanned.string("bundle") ?? "."
+        let path = bundle + "/config.json"
+        if Files.exists(path) { throw CommandError("spec", "File \(path) exists. Remove it first") }
+        let data = try SpecJSON.encode(SpecTemplate.make(rootless: scanned.bool("rootless")), pretty: true)
+        try Files.create(path, Array(data) + [10], mode: 0o666)
+        return 0
+    }
+}
