@@ -199,3 +199,48 @@ func procState(_ pid: Int32) -> String {
     guard let text = try? Files.read("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return "?" }
     return String(text[text.index(close, offsetBy: 2)])
 }
+
+/// The v2 device controller (an eBPF program); on a hybrid host it is tested on the unified tree,
+/// which the kernel consults alongside v1's devices controller.
+@Suite(.serialized)
+struct DeviceProgramTests {
+    func unifiedDirectory(_ cg: any CgroupManager) -> String? {
+        (cg as? CgroupV2Manager)?.directory ?? (cg as? CgroupV1Manager)?.unifiedDirectory
+    }
+
+    func run(_ cg: any CgroupManager, _ script: String) throws -> Int32? {
+        let child = try Child(script)
+        try cg.addProcess(child.pid)
+        child.release()
+        return exitCode(try #require(child.wait()))
+    }
+
+    @Test func aDeviceProgramDeniesAndAllows() throws {
+        try withTestCgroup { cg in
+            let dir = try #require(unifiedDirectory(cg))
+            try DeviceFilter.attach([.init(allow: false, access: "rwm"),
+                                     .init(allow: true, type: "c", major: 1, minor: 5, access: "rwm"),
+                                     .init(allow: true, type: "c", major: 1, minor: 3, access: "r")], to: dir)
+            #expect(try BPF.devicePrograms(at: dir) == 1)
+            #expect(try run(cg, "exec 3</dev/zero") == 0)
+            #expect(try run(cg, "exec 3</dev/null") == 0)
+            #expect(try run(cg, "exec 3>/dev/null 2>/dev/zero") != 0)
+            #expect(try run(cg, "exec 3</dev/urandom 2>/dev/zero") != 0)
+
+            // replacing the rules leaves exactly one program: now everything is allowed but c 1:5 writes
+            try DeviceFilter.attach([.init(allow: true, access: "rwm"),
+                                     .init(allow: false, type: "c", major: 1, minor: 5, access: "w")], to: dir)
+            #expect(try BPF.devicePrograms(at: dir) == 1)
+            #expect(try run(cg, "exec 3</dev/urandom") == 0)
+            #expect(try run(cg, "exec 3</dev/zero") == 0)
+            #expect(try run(cg, "exec 3>/dev/zero 2>/dev/null") != 0)
+        }
+    }
+
+    @Test func programShape() {
+        let program = DeviceFilter.compile([.init(allow: true, access: "rwm")])
+        // 6 loads and one unconditional "return 1": nothing unreachable after it
+        #expect(program.count == 8)
+        #expect(program.last == 0x95)
+    }
+}
