@@ -87,7 +87,9 @@ struct ProcessLaunch {
         try step("setting uid \(user.uid)") { try Identity.setUID(user.uid) }
         try step("prctl") { try Identity.keepCapabilities(false) }
         try step("setting capabilities") { try Capabilities.set(effective: effective, permitted: permitted, inheritable: inheritable) }
-        try step("raising ambient capabilities") { try Capabilities.raiseAmbient(ambient) }
+        // The kernel only lets a capability be ambient if it is also permitted and inheritable; like runc,
+        // the others are skipped rather than failing the container.
+        try step("raising ambient capabilities") { try Capabilities.raiseAmbient(ambient & permitted & inheritable) }
         umask(mode_t(user.umask ?? 0o022))
     }
 

@@ -98,15 +98,22 @@ struct RootfsSetup {
                     // sysfs cannot be mounted in a user namespace without its own network namespace: use
                     // the host's read-only, as runc does.
                     try Mounts.mount(source: "/sys", target: targetPath, type: nil, flags: [.bind, .recursive])
-                    try remount(targetPath, flags: options.remountFlags.union(.readOnly))
+                    let mounted = try ScopedPath.open(rootFd: rootFd, rootPath: rootfs, destination, flags: Self.openPath)
+                    defer { close(mounted) }
+                    try remount(ScopedPath.procPath(of: mounted), flags: options.remountFlags.union(.readOnly))
                 } else if type == "mqueue" && refused {
                     try Mounts.mount(source: "/dev/mqueue", target: targetPath, type: nil, flags: .bind)
                 } else {
                     throw error
                 }
             }
-            for propagation in options.propagation {
-                try Mounts.mount(source: nil, target: targetPath, type: nil, flags: propagation)
+            if !options.propagation.isEmpty {
+                // The old fd names the directory underneath; propagation applies to the new mount on top.
+                let mounted = try ScopedPath.open(rootFd: rootFd, rootPath: rootfs, destination, flags: Self.openPath)
+                defer { close(mounted) }
+                for propagation in options.propagation {
+                    try Mounts.mount(source: nil, target: ScopedPath.procPath(of: mounted), type: nil, flags: propagation)
+                }
             }
         }
     }
@@ -155,12 +162,17 @@ struct RootfsSetup {
                 try Mounts.mount(source: "cgroup", target: targetPath, type: "cgroup2", flags: flags.union(options.flags.intersection(.readOnly)))
             } else if let root = hierarchies.first(where: { $0.fsType == "cgroup2" }) {
                 try Mounts.mount(source: root.mountPoint + cgroupPath, target: targetPath, type: nil, flags: [.bind])
-                if options.flags.contains(.readOnly) { try remount(targetPath, flags: flags.union(.readOnly)) }
+                if options.flags.contains(.readOnly) {
+                    let mounted = try ScopedPath.open(rootFd: rootFd, rootPath: rootfs, destination, flags: Self.openPath)
+                    defer { close(mounted) }
+                    try remount(ScopedPath.procPath(of: mounted), flags: flags.union(.readOnly))
+                }
             }
             return
         }
         try Mounts.mount(source: "tmpfs", target: targetPath, type: "tmpfs", flags: flags, data: "mode=755")
-        let tmpfs = try check("open", destination) { open(targetPath, O_DIRECTORY | Self.openPath | O_CLOEXEC) }
+        // Re-resolved: the first fd still names the directory underneath the new tmpfs.
+        let tmpfs = try ScopedPath.open(rootFd: rootFd, rootPath: rootfs, destination, flags: O_DIRECTORY | Self.openPath)
         defer { close(tmpfs) }
         for hierarchy in hierarchies {
             let name = String(hierarchy.mountPoint.split(separator: "/").last ?? "")
@@ -178,7 +190,11 @@ struct RootfsSetup {
                 let own = hierarchy.mountPoint + cgroupPath
                 try Mounts.mount(source: Files.isDirectory(own) ? own : hierarchy.mountPoint, target: directoryPath,
                                  type: nil, flags: [.bind])
-                if options.flags.contains(.readOnly) { try remount(directoryPath, flags: [.readOnly, .noSuid, .noDev, .noExec]) }
+                if options.flags.contains(.readOnly) {
+                    let mounted = try check("openat", name) { openat(tmpfs, name, O_DIRECTORY | Self.openPath | O_CLOEXEC) }
+                    defer { close(mounted) }
+                    try remount(ScopedPath.procPath(of: mounted), flags: [.readOnly, .noSuid, .noDev, .noExec])
+                }
             }
             if name.contains(",") {
                 for part in name.split(separator: ",") where part != name[...] {
@@ -187,7 +203,8 @@ struct RootfsSetup {
             }
         }
         if options.flags.contains(.readOnly) {
-            try Mounts.mount(source: nil, target: targetPath, type: nil, flags: MountFlags([.remount, .readOnly]).union(flags))
+            try Mounts.mount(source: nil, target: ScopedPath.procPath(of: tmpfs), type: nil,
+                             flags: MountFlags([.remount, .readOnly]).union(flags))
         }
     }
 
