@@ -72,12 +72,16 @@ struct LimitTests {
             var r = Resources()
             r.memory = .init(limit: 32 << 20, swap: 32 << 20)
             try cg.apply(r)
+            let watcher = try OOMWatcher(cg)
+            #expect(watcher.check() == 0)
             // tail keeps the whole "line" in memory: /dev/zero has no newline.
             let child = try Child("exec tail /dev/zero")
             try cg.addProcess(child.pid)
             child.release()
             let status = try #require(child.wait(seconds: 20))
             #expect(termSignal(status) == SIGKILL)
+            #expect(watcher.wait(milliseconds: 5000) >= 1) // the notification arrived
+            #expect(watcher.check() == 0)                   // and is reported once
             let stats = try cg.stats()
             #expect(stats.memory.eventCount.oomKill >= 1)
             #expect(stats.memory.usage.limit == 32 << 20)
