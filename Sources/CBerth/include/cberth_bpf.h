@@ -1,5 +1,6 @@
 // cberth_bpf: the bpf(2) calls the cgroup v2 device controller needs. Swift cannot build the
 // kernel's `union bpf_attr` portably and glibc has no bpf() wrapper, so these few lines are C.
+// (Its sibling cberth_events.h holds eventfd.)
 #ifndef CBERTH_BPF_H
 #define CBERTH_BPF_H
 #include <stdint.h>
