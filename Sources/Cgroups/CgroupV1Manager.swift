@@ -31,6 +31,12 @@ public struct CgroupV1Manager: CgroupManager {
         placements = out
     }
 
+    /// A manager over a chosen subset of hierarchies (the toolkit's `create -c`).
+    public init(path: String, placements: [Placement]) {
+        self.path = path
+        self.placements = placements
+    }
+
     /// The directory for a subsystem (`memory`), or nil if that subsystem is not mounted.
     public func directory(for subsystem: String) -> String? {
         placements.first { $0.mount.version == 1 && $0.mount.subsystems.contains(subsystem) }?.directory

@@ -32,6 +32,11 @@ public struct CgroupV2Manager: CgroupManager {
     // MARK: lifecycle
 
     public func create() throws(CgroupError) {
+        try create(enabling: nil)
+    }
+
+    /// Creates the cgroup, enabling `controllers` (all available when nil) in each ancestor.
+    public func create(enabling controllers: Set<String>?) throws(CgroupError) {
         // Walk from the mount point down, creating each level and delegating every available
         // controller to the next one. Enabling fails on a cgroup that itself holds processes
         // (the "no internal processes" rule), except at the root: those failures are left to the
@@ -39,7 +44,7 @@ public struct CgroupV2Manager: CgroupManager {
         let relative = directory.dropFirst(mount.mountPoint.count)
         var current = mount.mountPoint
         for component in relative.split(separator: "/") {
-            enableControllers(in: current)
+            enableControllers(in: current, only: controllers)
             current += "/" + component
             if mkdir(current, 0o755) != 0 && errno != EEXIST {
                 throw CgroupError("create cgroup", path: current, reason: SystemError.message(errno))
@@ -47,10 +52,10 @@ public struct CgroupV2Manager: CgroupManager {
         }
     }
 
-    func enableControllers(in dir: String) {
+    func enableControllers(in dir: String, only: Set<String>?) {
         let available = ((try? CgroupFile.read(dir, "cgroup.controllers")) ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" })
         let enabled = Set(((try? CgroupFile.read(dir, "cgroup.subtree_control")) ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" }))
-        for controller in available where !enabled.contains(controller) {
+        for controller in available where !enabled.contains(controller) && (only?.contains(String(controller)) ?? true) {
             try? CgroupFile.write(dir, "cgroup.subtree_control", "+" + controller)
         }
     }
