@@ -9,10 +9,46 @@ public enum Cgroups {
     /// On a legacy or hybrid host this returns a `CgroupV1Manager` (v1 controllers, plus the unified tree
     /// on hybrid hosts), on a unified host a `CgroupV2Manager`.
     public static func manager(path: String) throws(CgroupError) -> any CgroupManager {
+        let path = try isSystemdPath(path) ? systemdCgroupPath(path) : path
         switch detectMode() {
         case .unified: return try CgroupV2Manager(path: path)
         case .legacy, .hybrid: return try CgroupV1Manager(path: path)
         }
+    }
+
+    /// runc's systemd-driver form `slice:prefix:name` (no slash, two colons).
+    public static func isSystemdPath(_ path: String) -> Bool {
+        !path.contains("/") && path.split(separator: ":", omittingEmptySubsequences: false).count == 3
+    }
+
+    /// Whether systemd runs as PID 1 (what sd_booted checks).
+    public static var systemdIsInit: Bool { Files.isDirectory("/run/systemd/system") }
+
+    /// Maps `slice:prefix:name` to the cgroup systemd would use: the slice expanded into its
+    /// parents (`a-b.slice` → `/a.slice/a-b.slice`) and the unit `prefix-name.scope`.
+    /// The systemd driver needs systemd as PID 1; anywhere else this is a clear error.
+    public static func systemdCgroupPath(_ path: String) throws(CgroupError) -> String {
+        let parts = path.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard systemdIsInit else {
+            let initName = ((try? Files.read("/proc/1/comm")) ?? "?").split(separator: "\n").first.map(String.init) ?? "?"
+            throw CgroupError("use the systemd cgroup driver for", path: path,
+                              reason: "systemd is not PID 1 here (PID 1 is \(initName)); use a cgroupfs path such as /berth/ID")
+        }
+        var slice = parts[0].isEmpty ? "system.slice" : parts[0]
+        guard slice.hasSuffix(".slice"), !parts[2].isEmpty else {
+            throw CgroupError("parse systemd cgroup path", path: path, reason: "expected slice:prefix:name, e.g. system.slice:berth:ID")
+        }
+        var expanded = ""
+        if slice != "-.slice" {
+            slice.removeLast(6)
+            var prefix = ""
+            for component in slice.split(separator: "-") {
+                prefix += prefix.isEmpty ? String(component) : "-" + component
+                expanded += "/" + prefix + ".slice"
+            }
+        }
+        let unit = parts[2].hasSuffix(".slice") ? parts[2] : (parts[1].isEmpty ? parts[2] : parts[1] + "-" + parts[2]) + ".scope"
+        return expanded + "/" + unit
     }
 
     /// The directory of `path` in `mount`, resolving a relative path under the caller's own cgroup there.

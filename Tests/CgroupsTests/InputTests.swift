@@ -113,3 +113,20 @@ import Testing
         #expect(CPUList.parse("3-1") == nil)
     }
 }
+
+@Suite struct SystemdPathTests {
+    @Test func systemdFormIsRecognisedAndNeedsSystemd() throws {
+        #expect(Cgroups.isSystemdPath("system.slice:berth:abc"))
+        #expect(!Cgroups.isSystemdPath("/berth/abc"))
+        if Cgroups.systemdIsInit {
+            #expect(try Cgroups.systemdCgroupPath("machine-berth.slice:berth:abc") == "/machine.slice/machine-berth.slice/berth-abc.scope")
+        } else {
+            do {
+                _ = try Cgroups.manager(path: "system.slice:berth:abc")
+                Issue.record("expected an error")
+            } catch {
+                #expect("\(error)".contains("systemd is not PID 1"))
+            }
+        }
+    }
+}
