@@ -39,6 +39,57 @@ public struct InterfaceFile: Sendable, Equatable {
     public var key: String
     public var file: String
     public var mount: CgroupMount
+    /// Set when a v2 key was mapped onto its v1 file (`memory.max` → `memory.limit_in_bytes`).
+    public var alias: V1Alias?
+}
+
+/// v2 interface names accepted on v1 hosts, so the same commands work on both.
+public enum V1Alias: String, Sendable, Equatable, CaseIterable {
+    case memoryMax = "memory.max"
+    case memoryCurrent = "memory.current"
+    case memoryPeak = "memory.peak"
+    case memoryLow = "memory.low"
+    case cpuWeight = "cpu.weight"
+    case cgroupFreeze = "cgroup.freeze"
+
+    var subsystem: String {
+        switch self {
+        case .memoryMax, .memoryCurrent, .memoryPeak, .memoryLow: "memory"
+        case .cpuWeight: "cpu"
+        case .cgroupFreeze: "freezer"
+        }
+    }
+
+    var file: String {
+        switch self {
+        case .memoryMax: "memory.limit_in_bytes"
+        case .memoryCurrent: "memory.usage_in_bytes"
+        case .memoryPeak: "memory.max_usage_in_bytes"
+        case .memoryLow: "memory.soft_limit_in_bytes"
+        case .cpuWeight: "cpu.shares"
+        case .cgroupFreeze: "freezer.state"
+        }
+    }
+
+    /// v2 value → v1 value.
+    func toV1(_ value: String) -> String {
+        switch self {
+        case .memoryMax, .memoryLow: return value == "max" ? "-1" : value
+        case .cpuWeight: return UInt64(value).map { String(CgroupConversions.cpuShares(fromWeight: $0)) } ?? value
+        case .cgroupFreeze: return value == "1" ? "FROZEN" : value == "0" ? "THAWED" : value
+        case .memoryCurrent, .memoryPeak: return value
+        }
+    }
+
+    /// v1 value → v2 value.
+    func fromV1(_ value: String) -> String {
+        switch self {
+        case .memoryMax, .memoryLow: return (UInt64(value) ?? 0) >= 1 << 62 ? "max" : value
+        case .cpuWeight: return UInt64(value).map { String(CgroupConversions.cpuWeight(fromShares: $0)) } ?? value
+        case .cgroupFreeze: return value == "FROZEN" ? "1" : value == "THAWED" ? "0" : value
+        case .memoryCurrent, .memoryPeak: return value
+        }
+    }
 }
 
 /// What `berth cgroup` does: inspect hierarchies and drive cgroups by path, on v1 and v2.
@@ -193,8 +244,13 @@ public enum CgroupToolkit {
         for mount in candidates {
             guard let dir = mount.directory(for: cgroup) else { continue }
             let file = dir + "/" + name
-            if Files.exists(file) { return InterfaceFile(key: key, file: file, mount: mount) }
+            if Files.exists(file) { return InterfaceFile(key: key, file: file, mount: mount, alias: nil) }
             tried.append(file)
+        }
+        if hierarchyHint == nil, let alias = V1Alias(rawValue: name),
+           let mount = mounts.first(where: { $0.version == 1 && $0.subsystems.contains(alias.subsystem) }),
+           let dir = mount.directory(for: cgroup), Files.exists(dir + "/" + alias.file) {
+            return InterfaceFile(key: key, file: dir + "/" + alias.file, mount: mount, alias: alias)
         }
         let exists = candidates.contains { $0.directory(for: cgroup).map(Files.isDirectory) ?? false }
         let why = !exists ? "no cgroup \(cgroup) here (create it first)"
@@ -211,7 +267,7 @@ public enum CgroupToolkit {
         for f in files { previous.append(try? Files.read(f.file)) }
         for (index, a) in assignments.enumerated() {
             do {
-                try Files.write(files[index].file, a.value)
+                try Files.write(files[index].file, files[index].alias?.toV1(a.value) ?? a.value)
             } catch {
                 for undo in (0..<index).reversed() {
                     if let old = previous[undo].map(CgroupFile.trim), !old.isEmpty, !old.contains("\n") {
@@ -234,7 +290,10 @@ public enum CgroupToolkit {
             var out: [(String, String)] = []
             for key in keys {
                 let f = try resolve(key, path: path)
-                do { out.append((key, CgroupFile.trim(try Files.read(f.file)))) } catch {
+                do {
+                    let value = CgroupFile.trim(try Files.read(f.file))
+                    out.append((key, f.alias?.fromV1(value) ?? value))
+                } catch {
                     throw CgroupError("read", path: f.file, reason: CgroupFile.explain(error.errno, file: key))
                 }
             }

@@ -75,8 +75,8 @@ struct CgroupTree: ParsableCommand {
                 }
                 if let shares = v["cpu.shares"], shares != "1024" { cpu += " shares=" + shares }
                 if let weight = v["cpu.weight"], weight != "100" { cpu += " weight=" + weight }
-                let frozen = v["freezer.state"].map { $0 == "THAWED" ? "" : $0.lowercased() }
-                    ?? (v["cgroup.freeze"] == "1" ? "frozen" : "")
+                let v1State = v["freezer.state"].map { $0 == "THAWED" ? "" : $0.lowercased() } ?? ""
+                let frozen = v["cgroup.freeze"] == "1" ? "frozen" : v1State
                 return [name, String(e.tasks), memory, pids, cpu, frozen.isEmpty ? "-" : frozen]
             })
         }
