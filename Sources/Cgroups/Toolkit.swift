@@ -51,11 +51,13 @@ public enum V1Alias: String, Sendable, Equatable, CaseIterable {
     case memoryLow = "memory.low"
     case cpuWeight = "cpu.weight"
     case cgroupFreeze = "cgroup.freeze"
+    /// `QUOTA PERIOD` ↔ cpu.cfs_quota_us and cpu.cfs_period_us (two files on v1).
+    case cpuMax = "cpu.max"
 
     var subsystem: String {
         switch self {
         case .memoryMax, .memoryCurrent, .memoryPeak, .memoryLow: "memory"
-        case .cpuWeight: "cpu"
+        case .cpuWeight, .cpuMax: "cpu"
         case .cgroupFreeze: "freezer"
         }
     }
@@ -68,6 +70,7 @@ public enum V1Alias: String, Sendable, Equatable, CaseIterable {
         case .memoryLow: "memory.soft_limit_in_bytes"
         case .cpuWeight: "cpu.shares"
         case .cgroupFreeze: "freezer.state"
+        case .cpuMax: "cpu.cfs_quota_us"
         }
     }
 
@@ -78,7 +81,17 @@ public enum V1Alias: String, Sendable, Equatable, CaseIterable {
         case .cpuWeight: return UInt64(value).map { String(CgroupConversions.cpuShares(fromWeight: $0)) } ?? value
         case .cgroupFreeze: return value == "1" ? "FROZEN" : value == "0" ? "THAWED" : value
         case .memoryCurrent, .memoryPeak: return value
+        case .cpuMax:
+            let quota = value.split(separator: " ").first.map(String.init) ?? value
+            return quota == "max" ? "-1" : quota
         }
+    }
+
+    /// For cpu.max, the period part of `value`, written to cpu.cfs_period_us first.
+    func v1Period(_ value: String) -> String? {
+        guard self == .cpuMax else { return nil }
+        let parts = value.split(separator: " ")
+        return parts.count == 2 ? String(parts[1]) : nil
     }
 
     /// v1 value → v2 value.
@@ -88,6 +101,7 @@ public enum V1Alias: String, Sendable, Equatable, CaseIterable {
         case .cpuWeight: return UInt64(value).map { String(CgroupConversions.cpuWeight(fromShares: $0)) } ?? value
         case .cgroupFreeze: return value == "FROZEN" ? "1" : value == "THAWED" ? "0" : value
         case .memoryCurrent, .memoryPeak: return value
+        case .cpuMax: return value
         }
     }
 }
@@ -267,6 +281,10 @@ public enum CgroupToolkit {
         for f in files { previous.append(try? Files.read(f.file)) }
         for (index, a) in assignments.enumerated() {
             do {
+                if let period = files[index].alias?.v1Period(a.value) {
+                    let dir = String(files[index].file.dropLast("cpu.cfs_quota_us".count))
+                    try Files.write(dir + "cpu.cfs_period_us", period)
+                }
                 try Files.write(files[index].file, files[index].alias?.toV1(a.value) ?? a.value)
             } catch {
                 for undo in (0..<index).reversed() {
@@ -291,7 +309,12 @@ public enum CgroupToolkit {
             for key in keys {
                 let f = try resolve(key, path: path)
                 do {
-                    let value = CgroupFile.trim(try Files.read(f.file))
+                    var value = CgroupFile.trim(try Files.read(f.file))
+                    if f.alias == .cpuMax {
+                        let dir = String(f.file.dropLast("cpu.cfs_quota_us".count))
+                        let period = CgroupFile.trim((try? Files.read(dir + "cpu.cfs_period_us")) ?? "100000")
+                        value = (value == "-1" ? "max" : value) + " " + period
+                    }
                     out.append((key, f.alias?.fromV1(value) ?? value))
                 } catch {
                     throw CgroupError("read", path: f.file, reason: CgroupFile.explain(error.errno, file: key))
