@@ -148,7 +148,12 @@ public struct CgroupV2Manager: CgroupManager {
                 }
             }
             // memory.swap.max first: a config that disables swap must not see the limit rise with swap on.
-            if let swapMax { try CgroupFile.write(directory, "memory.swap.max", swapMax) }
+            if let swapMax {
+                // Without swap accounting there is no memory.swap.max; "no swap" is then already true.
+                if CgroupFile.exists(directory, "memory.swap.max") || swapMax != "0" {
+                    try CgroupFile.write(directory, "memory.swap.max", swapMax)
+                }
+            }
             if let l = m.limit, l != 0 { try CgroupFile.write(directory, "memory.max", l == -1 ? "max" : String(l)) }
             if let rsv = m.reservation, rsv != 0 {
                 try CgroupFile.write(directory, "memory.low", rsv == -1 ? "max" : String(rsv))
