@@ -104,8 +104,9 @@ echo o > /proc/sysrq-trigger
 sleep 10
 INIT
     chmod +x "$JOB/init"
-    timeout --kill-after=10 "$TIMEOUT" "$uml" mem="${MEM}M" rootfstype=hostfs rootflags=/ ro init="$JOB/init" \
-        cgroup_no_v1=all quiet con=null con0=fd:0,fd:1 < /dev/null > "$JOB/console" 2>&1 &
+    # (in a subshell that exits normally, so a crashing kernel does not make bash print "Aborted")
+    (timeout --kill-after=10 "$TIMEOUT" "$uml" mem="${MEM}M" rootfstype=hostfs rootflags=/ ro init="$JOB/init" \
+        cgroup_no_v1=all quiet con=null con0=fd:0,fd:1 < /dev/null > "$JOB/console" 2>&1; exit $?) &
     local pid=$!
     follow $pid
     wait $pid
