@@ -444,6 +444,7 @@ public enum CgroupToolkit {
             ("pids.current", "pids.current"), ("pids.max", "pids.max"),
             ("cpu.max", "cpu.max"), ("cpu.weight", "cpu.weight"),
             ("cpu.shares", "cpu.shares"), ("cpu.cfs_quota_us", "cpu.cfs_quota_us"),
+            ("cpu.cfs_period_us", "cpu.cfs_period_us"),
             ("cpuset.cpus", "cpuset.cpus"), ("freezer.state", "freezer.state"), ("cgroup.freeze", "cgroup.freeze"),
         ]
         var out: [String: String] = [:]

@@ -71,7 +71,7 @@ struct CgroupTree: ParsableCommand {
                 if let max = v["cpu.max"] {
                     cpu = max == "max 100000" ? "max" : max.replacingOccurrences(of: " ", with: "/")
                 } else if let quota = v["cpu.cfs_quota_us"] {
-                    cpu = quota == "-1" ? "max" : quota + "us"
+                    cpu = quota == "-1" ? "max" : quota + "/" + (v["cpu.cfs_period_us"] ?? "100000")
                 }
                 if let shares = v["cpu.shares"], shares != "1024" { cpu += " shares=" + shares }
                 if let weight = v["cpu.weight"], weight != "100" { cpu += " weight=" + weight }
