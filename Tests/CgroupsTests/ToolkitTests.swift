@@ -1,4 +1,5 @@
 import Cgroups
+import FoundationEssentials
 import Glibc
 import Linux
 import OCISpec
@@ -139,5 +140,62 @@ struct ToolkitTests {
             #expect(Files.isDirectory(line.directory ?? ""))
         }
         #expect(throws: CgroupError.self) { try CgroupToolkit.which(pid: 999_999_997) }
+    }
+}
+
+/// Every commonly used linux.resources field lands in the right file, converted, on v1 and v2.
+@Suite(.serialized)
+struct ResourceFieldTests {
+    /// The first real block device (not loop/zram/ram), as major:minor.
+    func blockDevice() -> (Int64, Int64)? {
+        for name in ((try? Files.listDirectory("/sys/block")) ?? []).sorted()
+            where !name.hasPrefix("loop") && !name.hasPrefix("zram") && !name.hasPrefix("ram") {
+            let text = ((try? Files.read("/sys/block/\(name)/dev")) ?? "").split(separator: "\n").first ?? ""
+            let parts = text.split(separator: ":")
+            if parts.count == 2, let major = Int64(parts[0]), let minor = Int64(parts[1]) { return (major, minor) }
+        }
+        return nil
+    }
+
+    @Test func fieldsAreWrittenAndConverted() throws {
+        try withTestCgroup { cg in
+            var r = Resources()
+            r.memory = .init(limit: 64 << 20, reservation: 32 << 20, swap: 64 << 20)
+            r.cpu = .init(shares: 512, quota: 50_000, period: 100_000)
+            if hasController("cpuset") { r.cpu?.cpus = "0"; r.cpu?.mems = "0" }
+            r.pids = .init(limit: 100)
+            let device = blockDevice()
+            if let (major, minor) = device {
+                let json = "{\"throttleReadBpsDevice\":[{\"major\":\(major),\"minor\":\(minor),\"rate\":1048576}]}"
+                r.blockIO = try SpecJSON.decode(Resources.BlockIO.self, from: Data(json.utf8), file: "blockIO")
+            }
+            let hasUnified = Cgroups.mounts().contains { $0.version == 2 }
+            if hasUnified { r.unified = ["cgroup.max.descendants": "5"] }
+            try cg.apply(r)
+
+            func get(_ key: String) throws -> String { try CgroupToolkit.get(path: cg.path, keys: [key]).first?.value ?? "" }
+            #expect(try get("memory.max") == String(64 << 20))
+            #expect(try get("memory.low") == String(32 << 20))
+            #expect(try get("cpu.weight") == String(CgroupConversions.cpuWeight(fromShares: 512)))
+            #expect(try get("cpu.max") == "50000 100000")
+            #expect(try get("pids.max") == "100")
+            if hasController("cpuset") { #expect(try get("cpuset.cpus") == "0") }
+            if let (major, minor) = device {
+                let key = isUnified ? "io.max" : "blkio.throttle.read_bps_device"
+                #expect(try get(key).contains("\(major):\(minor)"))
+                #expect(try get(key).contains("1048576"))
+            }
+            if hasUnified { #expect(try get("cgroup.max.descendants") == "5") }
+
+            // update: quota off, limit raised (swap raised first on v1), pids unlimited
+            var update = Resources()
+            update.memory = .init(limit: 128 << 20, swap: 128 << 20)
+            update.cpu = .init(quota: -1)
+            update.pids = .init(limit: 0)
+            try cg.apply(update)
+            #expect(try get("memory.max") == String(128 << 20))
+            #expect(try get("cpu.max") == "max 100000")
+            #expect(try get("pids.max") == "max")
+        }
     }
 }
