@@ -255,6 +255,8 @@ public struct CgroupV1Manager: CgroupManager {
             try CgroupFile.write(dir, "memory.limit_in_bytes", limitValue)
         }
         if let r = m.reservation { try CgroupFile.write(dir, "memory.soft_limit_in_bytes", String(r)) }
+        // Hierarchical accounting is always on in kernels ≥ 5.x (the file only accepts 1); older ones take 0 too.
+        if let h = m.useHierarchy { try? CgroupFile.write(dir, "memory.use_hierarchy", h ? "1" : "0") }
         if let s = m.swappiness { try CgroupFile.write(dir, "memory.swappiness", String(s)) }
         if m.disableOOMKiller == true { try CgroupFile.write(dir, "memory.oom_control", "1") }
         // Kernel memory limits are deprecated (and refused by kernels ≥ 6.x); set them only where accepted.
@@ -302,10 +304,15 @@ public struct CgroupV1Manager: CgroupManager {
         // CFQ had blkio.weight; BFQ (the only proportional scheduler left) has blkio.bfq.weight.
         let weightFile = CgroupFile.exists(dir, "blkio.weight") ? "blkio.weight" : "blkio.bfq.weight"
         if let w = b.weight, w != 0 { try CgroupFile.write(dir, weightFile, String(w)) }
-        if let w = b.leafWeight, w != 0 { try CgroupFile.write(dir, "blkio.leaf_weight", String(w)) }
+        // Leaf weights went away with CFQ (Linux 5.0); where the file is gone there is nothing to set.
+        if let w = b.leafWeight, w != 0, CgroupFile.exists(dir, "blkio.leaf_weight") {
+            try CgroupFile.write(dir, "blkio.leaf_weight", String(w))
+        }
         for d in b.weightDevice ?? [] {
             if let w = d.weight { try CgroupFile.write(dir, weightFile + "_device", "\(d.major):\(d.minor) \(w)") }
-            if let w = d.leafWeight { try CgroupFile.write(dir, "blkio.leaf_weight_device", "\(d.major):\(d.minor) \(w)") }
+            if let w = d.leafWeight, CgroupFile.exists(dir, "blkio.leaf_weight_device") {
+                try CgroupFile.write(dir, "blkio.leaf_weight_device", "\(d.major):\(d.minor) \(w)")
+            }
         }
         let throttles: [(String, [Resources.ThrottleDevice]?)] = [
             ("blkio.throttle.read_bps_device", b.throttleReadBpsDevice),
