@@ -54,7 +54,7 @@ trap 'rm -rf "$JOB"' EXIT
 # What runs inside once the root is in place: mounts, cgroup2, the command, its exit code.
 cat > "$JOB/guest.sh" <<'GUEST'
 JOB=$1
-# busybox's mount: util-linux's needs /proc to be there already and can pick the wrong source.
+# busybox's mount works before /proc and /etc/mtab make sense.
 M="mount"; command -v busybox >/dev/null && M="busybox mount"
 $M -t proc proc /proc
 $M -t sysfs sys /sys
