@@ -15,10 +15,12 @@ public struct CgroupV1Manager: CgroupManager {
     public let placements: [Placement]
 
     public init(path: String) throws(CgroupError) {
+        try self.init(path: path, mounts: Cgroups.mounts(), own: (try? Cgroups.memberships(pid: 0)) ?? [])
+    }
+
+    init(path: String, mounts: [CgroupMount], own: [Membership]) throws(CgroupError) {
         self.path = path
-        let own = (try? Cgroups.memberships(pid: 0)) ?? []
         var out: [Placement] = []
-        let mounts = Cgroups.mounts()
         for mount in mounts where mount.version == 1 && !mount.subsystems.isEmpty {
             out.append(Placement(mount: mount, directory: try Cgroups.resolve(path, in: mount, own: own)))
         }

@@ -10,12 +10,16 @@ public struct CgroupV2Manager: CgroupManager {
     public let directory: String
 
     public init(path: String) throws(CgroupError) {
-        guard let unified = Cgroups.mounts().first(where: { $0.version == 2 }) else {
+        try self.init(path: path, mounts: Cgroups.mounts(), own: (try? Cgroups.memberships(pid: 0)) ?? [])
+    }
+
+    init(path: String, mounts: [CgroupMount], own: [Membership]) throws(CgroupError) {
+        guard let unified = mounts.first(where: { $0.version == 2 }) else {
             throw CgroupError("find cgroup2 mount", path: "/proc/self/mountinfo", reason: "cgroup2 is not mounted")
         }
         self.path = path
         self.mount = unified
-        self.directory = try Cgroups.resolve(path, in: unified, own: (try? Cgroups.memberships(pid: 0)) ?? [])
+        self.directory = try Cgroups.resolve(path, in: unified, own: own)
     }
 
     /// Controllers available to this cgroup (its parent's cgroup.controllers, or its own once created).

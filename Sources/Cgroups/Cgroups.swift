@@ -10,9 +10,12 @@ public enum Cgroups {
     /// on hybrid hosts), on a unified host a `CgroupV2Manager`.
     public static func manager(path: String) throws(CgroupError) -> any CgroupManager {
         let path = try isSystemdPath(path) ? systemdCgroupPath(path) : path
-        switch detectMode() {
-        case .unified: return try CgroupV2Manager(path: path)
-        case .legacy, .hybrid: return try CgroupV1Manager(path: path)
+        // One read of the mount table and of /proc/self/cgroup serves detection and resolution.
+        let all = mounts()
+        let own = path.hasPrefix("/") ? [] : ((try? memberships(pid: 0)) ?? [])
+        switch mode(of: all) {
+        case .unified: return try CgroupV2Manager(path: path, mounts: all, own: own)
+        case .legacy, .hybrid: return try CgroupV1Manager(path: path, mounts: all, own: own)
         }
     }
 

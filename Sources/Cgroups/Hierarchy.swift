@@ -126,8 +126,9 @@ extension Cgroups {
     }
 
     /// Detects the host layout from the mount table (falling back to /proc/cgroups when nothing is mounted).
-    public static func detectMode() -> CgroupMode {
-        let all = mounts()
+    public static func detectMode() -> CgroupMode { mode(of: mounts()) }
+
+    static func mode(of all: [CgroupMount]) -> CgroupMode {
         let hasV1 = all.contains { $0.version == 1 && !$0.subsystems.isEmpty }
         let hasV2 = all.contains { $0.version == 2 }
         if hasV1 { return hasV2 ? .hybrid : .legacy }
