@@ -1,3 +1,4 @@
+import Testing
 import CBerth
 import Cgroups
 import Glibc
@@ -110,3 +111,7 @@ func hasController(_ name: String) -> Bool {
     }
     return Cgroups.mounts().contains { $0.subsystems.contains(name) }
 }
+
+/// Every suite of this module runs inside this one, one test at a time: they load the CPU, fork,
+/// freeze and OOM-kill for real, and timing-based checks must not compete with each other.
+@Suite(.serialized) struct RealCgroups {}
