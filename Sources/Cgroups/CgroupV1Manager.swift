@@ -330,6 +330,7 @@ public struct CgroupV1Manager: CgroupManager {
     // MARK: accounting
 
     public func stats() throws(CgroupError) -> CgroupStats {
+        guard exists() else { throw CgroupError("read stats", path: path, reason: "no such cgroup") }
         var s = CgroupStats()
         if let dir = directory(for: "cpuacct") {
             s.cpu.usage.total = CgroupFile.number(dir, "cpuacct.usage")
