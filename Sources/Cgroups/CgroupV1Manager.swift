@@ -172,7 +172,8 @@ public struct CgroupV1Manager: CgroupManager {
 
     public func killAll(signal: Int32) throws(CgroupError) {
         // Freeze first so nothing can fork between listing and signalling; SIGKILL is delivered on thaw.
-        let canFreeze = directory(for: "freezer") != nil
+        // A group that was already frozen (paused) stays frozen.
+        let canFreeze = directory(for: "freezer") != nil && (try? isFrozen()) == false
         var frozen = false
         if canFreeze { frozen = (try? freeze()) != nil }
         Cgroups.signalAll(try processes(), signal)

@@ -124,7 +124,7 @@ public struct CgroupV2Manager: CgroupManager {
             return
         }
         var frozen = false
-        if CgroupFile.exists(directory, "cgroup.freeze") { frozen = (try? freeze()) != nil }
+        if CgroupFile.exists(directory, "cgroup.freeze"), (try? isFrozen()) == false { frozen = (try? freeze()) != nil }
         Cgroups.signalAll(try processes(), signal)
         if frozen { try thaw() }
     }
