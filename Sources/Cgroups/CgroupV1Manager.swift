@@ -172,12 +172,13 @@ public struct CgroupV1Manager: CgroupManager {
 
     public func killAll(signal: Int32) throws(CgroupError) {
         // Freeze first so nothing can fork between listing and signalling; SIGKILL is delivered on thaw.
-        // A group that was already frozen (paused) stays frozen.
-        let canFreeze = directory(for: "freezer") != nil && (try? isFrozen()) == false
-        var frozen = false
-        if canFreeze { frozen = (try? freeze()) != nil }
+        // A group that was already frozen (paused) stays frozen, except for SIGKILL: frozen tasks
+        // only die once they run again.
+        let paused = directory(for: "freezer") != nil && (try? isFrozen()) == true
+        var frozen = paused
+        if !paused && directory(for: "freezer") != nil { frozen = (try? freeze()) != nil }
         Cgroups.signalAll(try processes(), signal)
-        if frozen { try thaw() }
+        if frozen && (!paused || signal == SIGKILL) { try thaw() }
     }
 
     // MARK: limits

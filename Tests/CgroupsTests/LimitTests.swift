@@ -252,3 +252,32 @@ extension RealCgroups {
         }
     }
 }
+
+extension RealCgroups {
+    @Suite struct PausedKillTests {
+        @Test func killingAPausedGroup() throws {
+            try withTestCgroup { cg in
+                let child = try Child("sleep 60")
+                try cg.addProcess(child.pid)
+                child.release()
+                usleep(100_000)
+                try cg.freeze()
+                // a polite signal leaves the group paused. (v1 keeps it pending until thawed; the v2
+                // freezer lets a fatal signal through at once.)
+                try cg.killAll(signal: SIGTERM)
+                if let v2 = cg as? CgroupV2Manager {
+                    #expect(try Files.read(v2.directory + "/cgroup.freeze") == "1\n")
+                } else {
+                    #expect(try cg.isFrozen())
+                    #expect(child.wait(seconds: 0.3) == nil)
+                }
+                // SIGKILL ends it even though it is paused
+                try cg.killAll(signal: SIGKILL)
+                #expect(child.wait(seconds: 5) != nil)
+                for _ in 0..<200 where !(try cg.processes()).isEmpty { usleep(10_000) }
+                #expect(try cg.processes().isEmpty)
+                try? cg.thaw()
+            }
+        }
+    }
+}
