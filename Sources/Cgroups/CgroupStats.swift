@@ -11,9 +11,49 @@ public struct CgroupStats: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// Pressure stall information (v2 `cpu.pressure`, `memory.pressure`, `io.pressure`).
+    public struct PSIData: Codable, Sendable, Equatable {
+        public var avg10: Double = 0
+        public var avg60: Double = 0
+        public var avg300: Double = 0
+        /// Microseconds.
+        public var total: UInt64 = 0
+        public init() {}
+    }
+
+    public struct PSIStats: Codable, Sendable, Equatable {
+        public var some = PSIData()
+        public var full = PSIData()
+        public init() {}
+
+        /// Parses `some avg10=… avg60=… avg300=… total=…` / `full …` lines.
+        public init?(text: String) {
+            var found = false
+            for line in text.split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                guard let kind = fields.first else { continue }
+                var data = PSIData()
+                for pair in fields.dropFirst() {
+                    let kv = pair.split(separator: "=")
+                    guard kv.count == 2 else { continue }
+                    switch kv[0] {
+                    case "avg10": data.avg10 = Double(kv[1]) ?? 0
+                    case "avg60": data.avg60 = Double(kv[1]) ?? 0
+                    case "avg300": data.avg300 = Double(kv[1]) ?? 0
+                    case "total": data.total = UInt64(kv[1]) ?? 0
+                    default: break
+                    }
+                }
+                if kind == "some" { some = data; found = true } else if kind == "full" { full = data; found = true }
+            }
+            if !found { return nil }
+        }
+    }
+
     public struct CPU: Codable, Sendable, Equatable {
         public var usage = Usage()
         public var throttling = Throttling()
+        public var psi: PSIStats?
         public init() {}
 
         /// Nanoseconds.
@@ -138,10 +178,11 @@ public struct CgroupStats: Codable, Sendable, Equatable {
         public var kernelTCP = MemoryEntry()
         /// memory.stat, verbatim.
         public var raw: [String: UInt64] = [:]
+        public var psi: PSIStats?
         public var eventCount = MemoryEventCount()
         public init() {}
         enum CodingKeys: String, CodingKey {
-            case cache, usage, swap, kernel, kernelTCP, raw, eventCount = "event_count"
+            case cache, usage, swap, kernel, kernelTCP, raw, psi, eventCount = "event_count"
         }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -151,6 +192,7 @@ public struct CgroupStats: Codable, Sendable, Equatable {
             kernel = try c.decodeIfPresent(MemoryEntry.self, forKey: .kernel) ?? MemoryEntry()
             kernelTCP = try c.decodeIfPresent(MemoryEntry.self, forKey: .kernelTCP) ?? MemoryEntry()
             raw = try c.decodeIfPresent([String: UInt64].self, forKey: .raw) ?? [:]
+            psi = try c.decodeIfPresent(PSIStats.self, forKey: .psi)
             eventCount = try c.decodeIfPresent(MemoryEventCount.self, forKey: .eventCount) ?? MemoryEventCount()
         }
         public func encode(to encoder: any Encoder) throws {
@@ -161,6 +203,7 @@ public struct CgroupStats: Codable, Sendable, Equatable {
             try c.encode(kernel, forKey: .kernel)
             try c.encode(kernelTCP, forKey: .kernelTCP)
             if !raw.isEmpty { try c.encode(raw, forKey: .raw) }
+            try c.encodeIfPresent(psi, forKey: .psi)
             try c.encode(eventCount, forKey: .eventCount)
         }
     }
@@ -212,17 +255,20 @@ public struct CgroupStats: Codable, Sendable, Equatable {
     public struct Blkio: Codable, Sendable, Equatable {
         public var ioServiceBytesRecursive: [BlkioEntry] = []
         public var ioServicedRecursive: [BlkioEntry] = []
+        public var psi: PSIStats?
         public init() {}
-        enum CodingKeys: String, CodingKey { case ioServiceBytesRecursive, ioServicedRecursive }
+        enum CodingKeys: String, CodingKey { case ioServiceBytesRecursive, ioServicedRecursive, psi }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             ioServiceBytesRecursive = try c.decodeIfPresent([BlkioEntry].self, forKey: .ioServiceBytesRecursive) ?? []
             ioServicedRecursive = try c.decodeIfPresent([BlkioEntry].self, forKey: .ioServicedRecursive) ?? []
+            psi = try c.decodeIfPresent(PSIStats.self, forKey: .psi)
         }
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             if !ioServiceBytesRecursive.isEmpty { try c.encode(ioServiceBytesRecursive, forKey: .ioServiceBytesRecursive) }
             if !ioServicedRecursive.isEmpty { try c.encode(ioServicedRecursive, forKey: .ioServicedRecursive) }
+            try c.encodeIfPresent(psi, forKey: .psi)
         }
     }
 

@@ -384,6 +384,12 @@ public struct CgroupV1Manager: CgroupManager {
             s.blkio.ioServicedRecursive = blkioEntries(dir, ["blkio.io_serviced_recursive",
                                                              "blkio.throttle.io_serviced_recursive"])
         }
+        // Hybrid hosts: pressure stall information lives in the unified tree.
+        if let dir = unifiedDirectory, Files.isDirectory(dir) {
+            s.cpu.psi = (try? CgroupFile.read(dir, "cpu.pressure")).flatMap(CgroupStats.PSIStats.init(text:))
+            s.memory.psi = (try? CgroupFile.read(dir, "memory.pressure")).flatMap(CgroupStats.PSIStats.init(text:))
+            s.blkio.psi = (try? CgroupFile.read(dir, "io.pressure")).flatMap(CgroupStats.PSIStats.init(text:))
+        }
         if let dir = directory(for: "hugetlb"), let names = try? Files.listDirectory(dir) {
             for name in names where name.hasPrefix("hugetlb.") && name.hasSuffix(".limit_in_bytes") {
                 let size = String(name.dropFirst(8).dropLast(15))

@@ -268,6 +268,10 @@ public struct CgroupV2Manager: CgroupManager {
         s.memory.eventCount.oomKill = events["oom_kill"] ?? 0
         s.memory.usage.failcnt = events["max"] ?? 0
 
+        s.cpu.psi = (try? CgroupFile.read(dir, "cpu.pressure")).flatMap(CgroupStats.PSIStats.init(text:))
+        s.memory.psi = (try? CgroupFile.read(dir, "memory.pressure")).flatMap(CgroupStats.PSIStats.init(text:))
+        s.blkio.psi = (try? CgroupFile.read(dir, "io.pressure")).flatMap(CgroupStats.PSIStats.init(text:))
+
         s.pids.current = CgroupFile.number(dir, "pids.current")
         s.pids.limit = (try? CgroupFile.readNumber(dir, "pids.max")).flatMap { $0 } ?? 0
 

@@ -127,6 +127,8 @@ extension RealCgroups {
                 #expect(b.cpu.usage.user + b.cpu.usage.kernel > 0)
                 #expect(b.pids.current >= 1)
                 #expect(b.memory.usage.usage > 0)
+            // the busy loop waits for CPU now and then: pressure is accounted (where the kernel has PSI)
+            if let psi = b.cpu.psi { #expect(psi.some.total >= (a.cpu.psi?.some.total ?? 0)) }
             }
         }
 
