@@ -319,6 +319,12 @@ struct CgroupStatsCommand: ParsableCommand {
         for (size, h) in s.hugetlb.sorted(by: { $0.key < $1.key }) {
             rows.append(["hugetlb", size, "\(ToolkitOutput.bytes(h.usage)) (peak \(ToolkitOutput.bytes(h.max)), failed \(h.failcnt))"])
         }
+        let pressure: [(String, CgroupStats.PSIStats?)] = [("cpu", s.cpu.psi), ("memory", s.memory.psi), ("io", s.blkio.psi)]
+        for (name, psi) in pressure {
+            guard let psi else { continue }
+            rows.append([name, "pressure (some, avg10/60/300)",
+                         String(format: "%.2f%% %.2f%% %.2f%%", psi.some.avg10, psi.some.avg60, psi.some.avg300)])
+        }
         ToolkitOutput.table(["CONTROLLER", "WHAT", "VALUE"], rows)
     }
 }
