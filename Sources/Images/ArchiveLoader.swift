@@ -56,6 +56,9 @@ struct ArchiveLoader {
         archive_read_support_filter_zstd(archive)
         archive_read_support_filter_xz(archive)
         archive_read_support_format_tar(archive)
+        if let optionalPath, access(optionalPath, R_OK) != 0 {
+            throw ImageError("load", path, SystemErrorText.current)
+        }
         if archive_read_open_filename(archive, optionalPath, 1 << 20) != ARCHIVE_OK {
             throw ImageError("load", path, ArchiveError.message(archive))
         }

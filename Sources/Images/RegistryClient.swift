@@ -36,7 +36,8 @@ final class RegistryClient: @unchecked Sendable {
         configuration.timeoutIntervalForRequest = options.timeout
         configuration.timeoutIntervalForResource = 24 * 3600
         configuration.httpMaximumConnectionsPerHost = 6
-        session = URLSession(configuration: configuration)
+        session = URLSession(configuration: configuration, delegate: BasicAuthDelegate(credentials: credentials),
+                             delegateQueue: nil)
     }
 
     deinit { session.finishTasksAndInvalidate() }
@@ -59,7 +60,9 @@ final class RegistryClient: @unchecked Sendable {
     }
 
     func makeRequest(_ path: String, scope: String?, accept: [String]) throws(ImageError) -> URLRequest {
-        guard let url = URL(string: path, relativeTo: base) else { throw ImageError("request", path, "invalid URL") }
+        guard let url = path.isEmpty ? base : URL(string: base.absoluteString + path) else {
+            throw ImageError("request", path, "invalid URL")
+        }
         var request = URLRequest(url: url)
         request.timeoutInterval = timeout
         if !accept.isEmpty { request.setValue(accept.joined(separator: ", "), forHTTPHeaderField: "Accept") }
@@ -75,12 +78,21 @@ final class RegistryClient: @unchecked Sendable {
         do {
             (data, response) = try await session.data(for: request)
         } catch {
-            throw ImageError("contact registry", registry, RegistryClient.describe(error))
+            throw describe(error)
         }
         guard let http = response as? HTTPURLResponse else {
             throw ImageError("contact registry", registry, "not an HTTP response")
         }
         return (data, http)
+    }
+
+    /// A transport error as an ImageError; a cancelled request is a Basic challenge BasicAuthDelegate declined.
+    func describe(_ error: any Error) -> ImageError {
+        if let error = error as? URLError, error.code == .cancelled {
+            return ImageError("authenticate", registry, credentials == nil
+                ? "registry requires a login (berth login \(registry))" : "registry refused the saved login (401)")
+        }
+        return ImageError("contact registry", registry, RegistryClient.describe(error))
     }
 
     static func describe(_ error: any Error) -> String {
@@ -161,7 +173,7 @@ final class RegistryClient: @unchecked Sendable {
         var retried = false
         while true {
             let request = try makeRequest("\(repository)/blobs/\(digest)", scope: scope, accept: [])
-            let delegate = BlobStreamDelegate(writer: writer, progress: progress)
+            let delegate = BlobStreamDelegate(writer: writer, credentials: credentials, progress: progress)
             let configuration = URLSessionConfiguration.ephemeral
             configuration.timeoutIntervalForRequest = timeout
             let blobSession = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
@@ -179,13 +191,42 @@ final class RegistryClient: @unchecked Sendable {
                 throw failure("pull blob", digest.description, response, body)
             case .failed(let error):
                 if let error = error as? ImageError { throw error }
-                throw ImageError("pull blob", digest.description, RegistryClient.describe(error))
+                throw describe(error)
             }
         }
     }
 }
 
-/// Receives one blob's bytes as they arrive and writes them to a `BlobWriter`.
+/// Answers HTTP Basic challenges, which URLSession (libcurl) handles itself rather than returning the 401: with the
+/// saved credentials once, else by cancelling, which `RegistryClient.describe` turns into a login error. (Without a
+/// delegate, URLSession on Linux waits forever on a Basic 401.) Bearer challenges reach the client as 401s.
+final class BasicAuthDelegate: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+    let credentials: CredentialStore.Credentials?
+
+    init(credentials: CredentialStore.Credentials?) { self.credentials = credentials }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
+                    completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
+        BasicAuthDelegate.answer(challenge, credentials: credentials, completionHandler: completionHandler)
+    }
+
+    static func answer(_ challenge: URLAuthenticationChallenge, credentials: CredentialStore.Credentials?,
+                       completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
+        guard challenge.protectionSpace.authenticationMethod == NSURLAuthenticationMethodHTTPBasic else {
+            completionHandler(.performDefaultHandling, nil)
+            return
+        }
+        if let credentials, challenge.previousFailureCount == 0 {
+            completionHandler(.useCredential, URLCredential(user: credentials.username, password: credentials.password,
+                                                            persistence: .none))
+        } else {
+            completionHandler(.cancelAuthenticationChallenge, nil)
+        }
+    }
+}
+
+/// Receives one blob's bytes as they arrive and writes them to a `BlobWriter`. (Not a subclass of
+/// BasicAuthDelegate: protocol methods a subclass adds are not witnesses of the base class's conformance.)
 final class BlobStreamDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     enum Outcome {
         case success
@@ -194,6 +235,7 @@ final class BlobStreamDelegate: NSObject, URLSessionDataDelegate, @unchecked Sen
     }
 
     private let writer: BlobWriter
+    private let credentials: CredentialStore.Credentials?
     private let progress: @Sendable (Int64) -> Void
     private let lock = NSLock()
     private var response: HTTPURLResponse?
@@ -201,8 +243,13 @@ final class BlobStreamDelegate: NSObject, URLSessionDataDelegate, @unchecked Sen
     private var writeError: ImageError?
     private var continuation: CheckedContinuation<Outcome, Never>?
 
-    init(writer: BlobWriter, progress: @escaping @Sendable (Int64) -> Void) {
-        self.writer = writer; self.progress = progress
+    init(writer: BlobWriter, credentials: CredentialStore.Credentials?, progress: @escaping @Sendable (Int64) -> Void) {
+        self.writer = writer; self.progress = progress; self.credentials = credentials
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
+                    completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
+        BasicAuthDelegate.answer(challenge, credentials: credentials, completionHandler: completionHandler)
     }
 
     func run(session: URLSession, request: URLRequest) async -> Outcome {

@@ -1,0 +1,93 @@
+import Foundation
+@testable import Images
+import OCISpec
+import Testing
+
+/// Load, save and import with images made by umoci/skopeo from Debian's busybox-static.
+@Suite(.serialized) struct ArchiveTests {
+    @Test func loadsDockerArchiveAndOCIArchive() async throws {
+        let fixture = try BusyboxFixture()
+        let root = TemporaryDirectory()
+        let store = try ImageStore(root: root.path)
+        let fromDocker = try await store.load(archive: fixture.dockerArchive)
+        #expect(fromDocker.count == 1)
+        #expect(fromDocker[0].reference?.description == "docker.io/library/busybox:latest")
+        let fromOCI = try await store.load(archive: fixture.ociArchive)
+        #expect(fromOCI[0].configDigest == fromDocker[0].configDigest)
+        let record = try store.resolve("busybox")
+        #expect(record.config.config?.Cmd == ["/bin/sh", "-c", "echo hello from berth"])
+        #expect(record.config.config?.Labels?["org.example.test"] == "busybox")
+        let snapshot = store.snapshots.path(try #require(record.diffIDs.first))
+        #expect(FileManager.default.isExecutableFile(atPath: snapshot + "/bin/busybox"))
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: snapshot + "/bin/sh")) == "busybox")
+        // loading twice is idempotent
+        _ = try await store.load(archive: fixture.dockerArchive)
+        #expect(try store.list().count == 1)
+    }
+
+    @Test func savesArchivesThatSkopeoAndBerthRead() async throws {
+        let fixture = try BusyboxFixture()
+        let root = TemporaryDirectory()
+        let store = try ImageStore(root: root.path)
+        _ = try await store.load(archive: fixture.ociArchive)
+        try store.tag("busybox", as: "example.com/saved:2")
+        for format in ["docker-archive", "oci-archive"] {
+            let out = root.file("saved-\(format).tar")
+            try store.save(["example.com/saved:2"], format: format, path: out)
+            let inspected = try run("skopeo", ["inspect", "--raw", "\(format):\(out)"])
+            #expect(inspected.output.contains("schemaVersion"))
+            let other = TemporaryDirectory()
+            let again = try ImageStore(root: other.path)
+            let loaded = try await again.load(archive: out)
+            #expect(loaded.first?.reference?.description == "example.com/saved:2")
+            #expect(loaded.first?.configDigest == (try store.resolve("example.com/saved:2")).configDigest)
+        }
+    }
+
+    @Test func importsRootfsTarball() async throws {
+        let work = TemporaryDirectory()
+        try run("/bin/sh", [repositoryRoot + "/scripts/make-busybox-rootfs.sh", work.file("rootfs")])
+        try run("tar", ["-C", work.file("rootfs"), "-czf", work.file("rootfs.tar.gz"), "."])
+        let store = try ImageStore(root: work.file("root"))
+        let record = try await store.importRootfs(work.file("rootfs.tar.gz"), reference: "imported/busybox:1")
+        #expect(record.manifest.layers.count == 1)
+        #expect(record.manifest.layers[0].digest == record.config.rootfs.diff_ids[0])
+        #expect(try store.resolve("imported/busybox:1").configDigest == record.configDigest)
+        let snapshot = store.snapshots.path(try #require(record.diffIDs.first))
+        #expect(FileManager.default.fileExists(atPath: snapshot + "/bin/busybox"))
+    }
+
+    @Test func tagRemoveAndPrune() async throws {
+        let fixture = try BusyboxFixture()
+        let root = TemporaryDirectory()
+        let store = try ImageStore(root: root.path)
+        let record = try await store.load(archive: fixture.ociArchive)[0]
+        try store.tag("busybox", as: "other:1")
+        #expect(try store.list().count == 2)
+        await expectFailure("multiple repositories") { _ = try store.remove(record.configDigest.short) }
+        #expect(try store.remove("other:1") == ["Untagged: docker.io/library/other:1"])
+        let lines = try store.remove("busybox")
+        #expect(lines.contains("Deleted: \(record.configDigest)"))
+        #expect(try store.list().isEmpty)
+        let left = StoreSnapshot(store)
+        #expect(left.blobs.isEmpty && left.snapshots.isEmpty)
+        // prune of an empty store is fine
+        _ = try store.prune(all: true)
+    }
+
+    @Test func concurrentLoadsAgree() async throws {
+        let fixture = try BusyboxFixture()
+        let root = TemporaryDirectory()
+        let store = try ImageStore(root: root.path)
+        let archives = [fixture.ociArchive, fixture.dockerArchive]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<4 {
+                let archive = archives[i % 2]
+                group.addTask { _ = try await store.load(archive: archive) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try store.list().count == 1)
+        #expect(StoreSnapshot(store).ingest.isEmpty)
+    }
+}

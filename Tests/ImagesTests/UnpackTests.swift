@@ -1,0 +1,106 @@
+import Foundation
+@testable import Images
+import OCISpec
+import Testing
+
+/// Layer semantics (whiteouts, opaque directories, links) and hostile tar paths.
+@Suite(.serialized) struct UnpackTests {
+    func tree(_ path: String) -> [String] {
+        let enumerator = FileManager.default.enumerator(atPath: path)
+        var out: [String] = []
+        while let next = enumerator?.nextObject() as? String { out.append(next) }
+        return out.sorted()
+    }
+
+    @Test(arguments: [ImageBundle.RootfsMode.overlay, .copy])
+    func whiteoutsAndOpaqueDirectories(mode: ImageBundle.RootfsMode) async throws {
+        let work = TemporaryDirectory()
+        let store = try ImageStore(root: work.file("root"))
+        _ = try await store.load(archive: try craftedImage("whiteouts", in: work))
+        let bundle = try ImageBundle.create(store: store, image: "crafted/whiteouts", bundle: work.file("bundle"), mode: mode)
+        #expect(bundle.overlay == (mode == .overlay))
+        #expect(tree(bundle.rootfs) == ["a", "a/z", "b", "b/keep", "hard", "hello", "link", "new"])
+        var first = stat(), second = stat()
+        #expect(lstat(bundle.rootfs + "/hello", &first) == 0 && lstat(bundle.rootfs + "/hard", &second) == 0)
+        #expect(first.st_ino == second.st_ino, "hard link kept")
+        #expect(first.st_mode & 0o777 == 0o755)
+        #expect(first.st_mtim.tv_sec == 1_700_000_000, "mtime restored")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: bundle.rootfs + "/link")) == "hello")
+        try ImageBundle.remove(store: store, bundle: bundle.path)
+        #expect(!FileManager.default.fileExists(atPath: bundle.path))
+        #expect(mountsBelow(work.path).isEmpty)
+    }
+
+    @Test func overlaySnapshotsUseOverlayWhiteoutForm() async throws {
+        let work = TemporaryDirectory()
+        let store = try ImageStore(root: work.file("root"))
+        let record = try await store.load(archive: try craftedImage("whiteouts", in: work))[0]
+        let upper = store.snapshots.path(record.diffIDs[1])
+        var st = stat()
+        #expect(lstat(upper + "/f", &st) == 0 && st.st_mode & S_IFMT == S_IFCHR && st.st_rdev == 0)
+        let xattr = try run("python3", ["-c", "import os,sys; print(os.getxattr(sys.argv[1], 'trusted.overlay.opaque').decode())", upper + "/a"])
+        #expect(xattr.output.trimmingCharacters(in: .whitespacesAndNewlines) == "y")
+    }
+
+    @Test func layerCannotSetOverlayXattrs() async throws {
+        let work = TemporaryDirectory()
+        let store = try ImageStore(root: work.file("root"))
+        let record = try await store.load(archive: try craftedImage("overlay-xattr", in: work))[0]
+        let file = store.snapshots.path(record.diffIDs[0]) + "/d/f"
+        let xattrs = try run("python3", ["-c", "import os,sys; print(os.listxattr(sys.argv[1]))", file])
+        #expect(!xattrs.output.contains("trusted.overlay"))
+    }
+
+    @Test func absolutePathsStayInsideTheLayer() async throws {
+        let work = TemporaryDirectory()
+        let outside = work.file("outside")
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        let store = try ImageStore(root: work.file("root"))
+        let record = try await store.load(archive: try craftedImage("absolute", in: work, outside: outside))[0]
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
+        #expect(FileManager.default.fileExists(atPath: store.snapshots.path(record.diffIDs[0]) + outside + "/abs-escape"))
+    }
+
+    @Test(arguments: [
+        ("dotdot", "\"..\" component"),
+        ("symlink-escape", "through symlink"),
+        ("symlink-relative", "through symlink"),
+        ("hardlink-escape", "through symlink"),
+        ("whiteout-escape", "below symlink"),
+    ])
+    func hostileLayersAreRefused(kind: String, message: String) async throws {
+        let work = TemporaryDirectory()
+        let outside = work.file("outside")
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        try "precious".write(toFile: outside + "/victim", atomically: true, encoding: .utf8)
+        let store = try ImageStore(root: work.file("root"))
+        let before = StoreSnapshot(store)
+        let archive = try craftedImage(kind, in: work, outside: outside)
+        await expectFailure(message) { _ = try await store.load(archive: archive) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside) == ["victim"])
+        #expect(try String(contentsOfFile: outside + "/victim", encoding: .utf8) == "precious")
+        #expect(!FileManager.default.fileExists(atPath: "/escape-dotdot"))
+        #expect(StoreSnapshot(store) == before, "the store is unchanged")
+    }
+
+    @Test func copyModeRefusesHostileLayersToo() async throws {
+        let work = TemporaryDirectory()
+        let outside = work.file("outside")
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        let rootfs = work.file("rootfs")
+        try FileManager.default.createDirectory(atPath: rootfs, withIntermediateDirectories: true)
+        let archive = try craftedImage("symlink-escape", in: work, outside: outside)
+        // unpack the layer blob straight from an extracted archive, in apply mode
+        try run("tar", ["-C", work.path, "-xf", archive])
+        let index = try JSONDecoder().decode(ImageIndex.self, from: Data(contentsOf: URL(fileURLWithPath: work.file("index.json"))))
+        let manifestHex = try #require(Digest(index.manifests[0].digest)).encoded
+        let manifest = try JSONDecoder().decode(ImageManifest.self, from: Data(contentsOf: URL(fileURLWithPath: work.file("blobs/sha256/\(manifestHex)"))))
+        let layer = try #require(Digest(manifest.layers[0].digest))
+        let unpacker = LayerUnpacker(destination: rootfs, mode: .apply)
+        #expect(throws: ImageError.self) {
+            _ = try unpacker.unpack(blobPath: work.file("blobs/sha256/\(layer.encoded)"), compression: .gzip,
+                                    blobDigest: layer, diffID: nil, name: "test")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
+    }
+}
