@@ -65,6 +65,8 @@ struct ArchiveLoader {
         var contents = Contents()
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
+        let early = EarlyUnpacker(store: store, transaction: transaction)
+        defer { early.wait() }
         while true {
             var entry: OpaquePointer?
             let status = archive_read_next_header(archive, &entry)
@@ -101,14 +103,15 @@ struct ArchiveLoader {
                 if n < 0 { throw ImageError("load", path, "\(name): \(ArchiveError.message(archive))") }
                 if n == 0 { break }
                 let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
-                if head.count < 4 { head.append(contentsOf: chunk.prefix(4 - head.count)) }
+                if head.count < 512 { head.append(contentsOf: chunk.prefix(512 - head.count)) }
                 try writer.write(chunk)
             }
             let result: (digest: Digest, size: Int64, created: Bool)
             do { result = try writer.commit() } catch { throw ImageError("load", "\(path): \(name)", error.reason) }
             if result.created { transaction.added(blob: result.digest) }
-            contents.files[name] = StoredFile(digest: result.digest, size: result.size,
-                                              compression: ArchiveLoader.sniff(head))
+            let compression = ArchiveLoader.sniff(head)
+            contents.files[name] = StoredFile(digest: result.digest, size: result.size, compression: compression)
+            if compression == .none && ArchiveLoader.isTar(head) { early.unpack(result.digest, size: result.size) }
             // OCI layout documents are blobs too: keep JSON ones readable for the docker path.
             if blobName != nil, size <= 4 << 20, head.first == UInt8(ascii: "{") {
                 contents.documents[name] = try store.content.read(result.digest)
@@ -126,6 +129,11 @@ struct ArchiveLoader {
             if n == 0 { return bytes }
             bytes.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: n))
         }
+    }
+
+    /// The ustar magic at offset 257 of the first header.
+    static func isTar(_ head: [UInt8]) -> Bool {
+        head.count >= 262 && head[257..<262].elementsEqual(Array("ustar".utf8))
     }
 
     static func sniff(_ head: [UInt8]) -> LayerCompression {
@@ -258,4 +266,30 @@ struct ArchiveLoader {
         }
         return records
     }
+}
+
+/// Unpacks uncompressed layer tars of an archive while the rest of it is still being read: an uncompressed
+/// layer's digest is its diffID, so its snapshot can be made before manifest.json (last in a docker-archive) says
+/// which image it belongs to. One layer at a time, beside the reading thread. Failures are ignored here: the
+/// commit step unpacks any missing snapshot again and reports the error then.
+final class EarlyUnpacker: @unchecked Sendable {
+    private let store: ImageStore
+    private let transaction: ContentTransaction
+    private let queue = DispatchQueue(label: "berth.images.early-unpack")
+    private let group = DispatchGroup()
+
+    init(store: ImageStore, transaction: ContentTransaction) {
+        self.store = store; self.transaction = transaction
+    }
+
+    func unpack(_ digest: Digest, size: Int64) {
+        let snapshots = store.snapshots
+        let transaction = self.transaction
+        queue.async(group: group) {
+            let layer = Descriptor(mediaType: MediaType.ociLayer, digest: digest.description, size: size)
+            if (try? snapshots.prepare(layer: layer, diffID: digest)) == true { transaction.added(snapshot: digest) }
+        }
+    }
+
+    func wait() { group.wait() }
 }
