@@ -44,7 +44,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["OCISpec", "Linux"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["OCISpec", "Linux", "CBerth"]),
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "Linux", "OCISpec"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "OCISpec"]),
     ],

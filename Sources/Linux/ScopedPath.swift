@@ -64,7 +64,7 @@ public enum ScopedPath {
     /// mkdir -p of `path` inside the rootfs; every component is created relative to a directory fd
     /// that was itself opened in-root, so a symlink swapped in cannot redirect the creation.
     public static func makeDirectories(rootFd: Int32, rootPath: String, _ path: String,
-                                       mode: mode_t = 0o755) throws(SystemError) {
+                                       mode: mode_t = 0o755, depth: Int = 0) throws(SystemError) {
         let components = clean(path).split(separator: "/").map(String.init)
         var prefix = ""
         for component in components {
@@ -76,8 +76,13 @@ public enum ScopedPath {
             }
             let parentFd = try open(rootFd: rootFd, rootPath: rootPath, parent, flags: openPath | O_DIRECTORY)
             defer { close(parentFd) }
-            if mkdirat(parentFd, component, mode) != 0 && errno != EEXIST {
-                throw SystemError("mkdir", rootPath + prefix)
+            if mkdirat(parentFd, component, mode) != 0 {
+                guard errno == EEXIST, depth < 40 else { throw SystemError("mkdir", rootPath + prefix) }
+                // A dangling symlink: create what it points to, resolved inside the rootfs.
+                let resolved = try resolve(root: rootPath, prefix)
+                let inner = String(resolved.dropFirst(rootPath.count))
+                guard inner != prefix else { throw SystemError("mkdir", rootPath + prefix, errno: EEXIST) }
+                try makeDirectories(rootFd: rootFd, rootPath: rootPath, inner.isEmpty ? "/" : inner, mode: mode, depth: depth + 1)
             }
             let fd = try open(rootFd: rootFd, rootPath: rootPath, prefix, flags: openPath | O_DIRECTORY)
             close(fd)

@@ -34,6 +34,7 @@ extension Spec {
     public struct TimeOffset: Codable, Sendable, Equatable {
         public var secs: Int64?
         public var nanosecs: UInt32?
+        public init(secs: Int64? = nil, nanosecs: UInt32? = nil) { self.secs = secs; self.nanosecs = nanosecs }
     }
 
     public struct Device: Codable, Sendable, Equatable {

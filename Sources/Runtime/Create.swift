@@ -37,7 +37,11 @@ extension Runtime {
         do {
             try store.save(record)
             let fifo = store.fifoPath(of: id)
-            try step("creating exec fifo \(fifo)") { try check("mkfifo", fifo) { mkfifo(fifo, 0o622) } }
+            try step("creating exec fifo \(fifo)") {
+                try check("mkfifo", fifo) { mkfifo(fifo, 0o622) }
+                // Writable by any container user (the umask took the group/other bits away).
+                try check("chmod", fifo) { chmod(fifo, 0o622) }
+            }
 
             let manager = try step("cgroup \(cgroupPath)") { try Cgroups.manager(path: cgroupPath) }
             try step("creating cgroup \(cgroupPath)") { try manager.create() }
@@ -108,10 +112,11 @@ extension Runtime {
             consoleSocket = try step("connecting to console socket \(path)") { try Terminal.connect(socketPath: path) }
         }
         defer { if consoleSocket >= 0 { close(consoleSocket) } }
-        let fifoFd = try step("opening exec fifo") {
-            try check("open", store.fifoPath(of: record.id)) { open(store.fifoPath(of: record.id), 0o10000000 | O_CLOEXEC) }
+        let stateDirectory = store.directory(of: record.id)
+        let stateDirectoryFd = try step("opening state directory") {
+            try check("open", stateDirectory) { open(stateDirectory, 0o10000000 | O_DIRECTORY | O_CLOEXEC) }
         }
-        defer { close(fifoFd) }
+        defer { close(stateDirectoryFd) }
 
         // Parent-side namespace moves: a new time namespace (with its offsets) and joined pid/time
         // namespaces take effect for children only.
@@ -130,7 +135,7 @@ extension Runtime {
         }
         if plan.isStaged { Processes.setChildSubreaper() }
 
-        let context = InitContext(record: record, plan: plan, syncFd: childEnd, fifoFd: fifoFd,
+        let context = InitContext(record: record, plan: plan, syncFd: childEnd, stateDirectoryFd: stateDirectoryFd,
                                   consoleSocket: consoleSocket, options: options, cgroupMode: Cgroups.detectMode())
         let child = berth_clone(UInt(UInt32(bitPattern: plan.cloneFlags)))
         if child < 0 {

@@ -118,9 +118,11 @@ struct ExecJoiner {
         try step("prctl") { try Processes.setUndumpable() }
         Processes.setParentDeathSignal(SIGKILL)
         try sync.expect(SyncMessage.go)
-        // The user namespace first: the others are owned by it.
-        let ordered = namespaces.filter { $0.kind == .user } + namespaces.filter { $0.kind != .user && $0.kind != .mount }
-            + namespaces.filter { $0.kind == .mount }
+        // As host root we may enter any namespace, whichever user namespace owns it; inside the
+        // container's user namespace we could not enter one it does not own (a joined host network).
+        // So the user namespace comes last, the mount namespace just before it.
+        let ordered = namespaces.filter { $0.kind != .user && $0.kind != .mount } + namespaces.filter { $0.kind == .mount }
+            + namespaces.filter { $0.kind == .user }
         for entry in ordered {
             try step("joining \(entry.kind.rawValue) namespace of the container") {
                 try Namespaces.join(fd: entry.fd, kind: entry.kind, name: "/proc/\(initPid)/ns/\(entry.kind.procName)")
@@ -134,9 +136,11 @@ struct ExecJoiner {
             try launch.attachTerminal(consoleSocket: consoleSocket, size: options.process.consoleSize, bindConsole: false)
         }
         try launch.prepare(preserveFds: options.preserveFds, keepFds: [sync.fd])
+        try launch.becomeProcessUser()
+        // Cleared before saying ready: the parent exits as soon as it hears it.
+        Processes.setParentDeathSignal(0)
         try step("sync") { try sync.send(SyncMessage.ready) }
         close(sync.fd)
-        Processes.setParentDeathSignal(0)
         try launch.exec()
     }
 }

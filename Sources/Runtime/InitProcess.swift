@@ -9,7 +9,8 @@ struct InitContext {
     let record: ContainerRecord
     let plan: NamespacePlan
     let syncFd: Int32
-    let fifoFd: Int32
+    /// O_PATH fd of the container's state directory, where the exec fifo is.
+    let stateDirectoryFd: Int32
     let consoleSocket: Int32
     let options: CreateOptions
     let cgroupMode: CgroupMode
@@ -78,7 +79,6 @@ struct InitProcess {
         state.pid = hostPid()
         try Hooks.run(spec.hooks?.createContainer, kind: "createContainer", state: state)
         try rootfs.switchRoot(noPivot: context.options.noPivot)
-        try rootfs.finish()
 
         if let hostname = spec.hostname, !hostname.isEmpty {
             try step("setting hostname") { try check("sethostname", hostname) { sethostname(hostname, hostname.utf8.count) } }
@@ -91,17 +91,22 @@ struct InitProcess {
             try step("setting sysctl \(key)=\(value)") { try Files.write(path, value) }
         }
 
+        // After the sysctls, which live under /proc/sys that readonlyPaths usually covers (runc's order).
+        try rootfs.finish()
+
         guard let process = spec.process else { throw RuntimeError("config.json: field process", "required field is missing") }
         var launch = try ProcessLaunch(process: process, seccomp: spec.linux?.seccomp)
         if process.terminal == true, context.consoleSocket >= 0 {
             try launch.attachTerminal(consoleSocket: context.consoleSocket, size: process.consoleSize, bindConsole: true)
         }
-        try launch.prepare(preserveFds: context.options.preserveFds, keepFds: [context.syncFd, context.fifoFd])
+        try launch.prepare(preserveFds: context.options.preserveFds, keepFds: [context.syncFd, context.stateDirectoryFd])
+        try launch.becomeProcessUser()
 
+        // Cleared before saying ready: the parent exits as soon as it hears it.
+        Processes.setParentDeathSignal(0)
         // Reported to `create` before waiting: everything that can fail has been done.
         try step("sync") { try sync.send(SyncMessage.ready) }
         close(context.syncFd)
-        Processes.setParentDeathSignal(0)
 
         try waitForStart()
         state.status = .running
@@ -123,14 +128,17 @@ struct InitProcess {
         return getpid()
     }
 
-    /// Blocks on the exec fifo until `start` opens it, then writes the go byte.
+    /// Blocks on the exec fifo until `start` opens it, then writes the go byte. The fifo is reached
+    /// through the state directory's fd (opened before pivot_root, mode 0711, fifo 0622), which works
+    /// for any uid, in any user namespace, while the process is undumpable.
     private func waitForStart() throws(RuntimeError) {
-        let path = "/proc/self/fd/\(context.fifoFd)"
-        let fd = try step("opening exec fifo") { try check("open", "exec.fifo") { open(path, O_WRONLY | O_CLOEXEC) } }
+        let fd = try step("opening exec fifo") {
+            try check("open", "exec.fifo") { openat(context.stateDirectoryFd, "exec.fifo", O_WRONLY | O_CLOEXEC) }
+        }
         let byte: [UInt8] = [0x30]
         try step("writing exec fifo") { try Files.writeAll(fd: fd, byte, name: "exec.fifo") }
         close(fd)
-        close(context.fifoFd)
+        close(context.stateDirectoryFd)
     }
 
     private func becomeRootInUserNamespace() throws(RuntimeError) {

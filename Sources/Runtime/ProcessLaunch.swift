@@ -58,7 +58,11 @@ struct ProcessLaunch {
         for fd in keepFds { FileDescriptors.setCloseOnExec(fd, true) }
         for fd in 3..<(3 + preserveFds) { FileDescriptors.setCloseOnExec(fd, false) }
 
-        // Without no_new_privs a filter can only be loaded while we still hold CAP_SYS_ADMIN: load it now.
+    }
+
+    /// The last steps, in runc's order: a filter without no_new_privs needs CAP_SYS_ADMIN, so it is
+    /// loaded before the capabilities go; one with no_new_privs as late as possible, just before execve.
+    func becomeProcessUser() throws(RuntimeError) {
         if process.noNewPrivileges != true, let seccomp {
             try step("loading seccomp filter") { try SeccompFilter.load(seccomp) }
         }
@@ -93,7 +97,7 @@ struct ProcessLaunch {
         umask(mode_t(user.umask ?? 0o022))
     }
 
-    /// Loads a no_new_privs seccomp filter as late as possible, then execs. Returns only by throwing.
+    /// Loads a no_new_privs seccomp filter, then execs. Returns only by throwing.
     func exec() throws(RuntimeError) {
         if process.noNewPrivileges == true, let seccomp {
             try step("loading seccomp filter") { try SeccompFilter.load(seccomp) }

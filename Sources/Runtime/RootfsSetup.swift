@@ -54,11 +54,11 @@ struct RootfsSetup {
 
     /// After pivot_root: masked and read-only paths, then a read-only root if asked.
     func finish() throws(RuntimeError) {
-        for path in spec.linux?.maskedPaths ?? [] {
-            try step("masking \(path)") { try self.mask(path) }
-        }
         for path in spec.linux?.readonlyPaths ?? [] {
             try step("making \(path) read-only") { try self.makeReadOnly(path, recursive: true) }
+        }
+        for path in spec.linux?.maskedPaths ?? [] {
+            try step("masking \(path)") { try self.mask(path) }
         }
         if spec.root?.readonly == true {
             try step("making the root filesystem read-only") {

@@ -1,0 +1,163 @@
+import Foundation
+import Testing
+import OCISpec
+
+@Suite("Bad input: one clear line, exit 1, nothing left behind")
+struct BadInputTests {
+    @Test(arguments: ["../x", "", String(repeating: "a", count: 1024), "a/b", "."])
+    func invalidContainerIDs(_ id: String) throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        try bundle.writeConfig()
+        let result = try bundle.runtime(["create", "--bundle", bundle.directory, id])
+        #expect(result.status == 1)
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("berth: invalid container ID"), "\(result.stderr)")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: bundle.stateRoot)) ?? []
+        #expect(!left.contains { $0.hasPrefix("x") || $0.count >= 255 })
+    }
+
+    @Test func duplicateIDIsRefusedAndTheFirstSurvives() throws {
+        let bundle = try Bundle(args: ["sleep", "100"])
+        defer { bundle.destroy() }
+        #expect(try bundle.create().succeeded)
+        let again = try bundle.create()
+        #expect(again.status == 1)
+        #expect(errorLine(again).contains("already exists"))
+        #expect(try bundle.state()?.status == .created)
+    }
+
+    @Test func malformedConfigNamesTheField() throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        try bundle.writeConfig()
+        let path = bundle.directory + "/config.json"
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        var process = json["process"] as! [String: Any]
+        var user = process["user"] as! [String: Any]
+        user["uid"] = "zero"
+        process["user"] = user
+        json["process"] = process
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: path))
+        let result = try bundle.runtime(["create", "--bundle", bundle.directory, bundle.id])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("process.user.uid"), "\(result.stderr)")
+        #expect(bundle.leftovers().isEmpty, "\(bundle.leftovers())")
+    }
+
+    @Test func invalidJSONIsReported() throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        try "{\"ociVersion\": \"1.2.0\", ".write(toFile: bundle.directory + "/config.json", atomically: true, encoding: .utf8)
+        let result = try bundle.runtime(["create", "--bundle", bundle.directory, bundle.id])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("config.json"), "\(result.stderr)")
+        #expect(result.stderr.contains("JSON"), "\(result.stderr)")
+        #expect(bundle.leftovers().isEmpty)
+    }
+
+    @Test func missingRootfs() throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        bundle.spec.root = Spec.Root(path: "/nonexistent/rootfs")
+        let result = try bundle.create()
+        #expect(result.status == 1)
+        #expect(errorLine(result).contains("root.path"))
+        #expect(errorLine(result).contains("/nonexistent/rootfs"))
+        #expect(bundle.leftovers().isEmpty, "\(bundle.leftovers())")
+    }
+
+    @Test func unsupportedNamespace() throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        bundle.spec.linux?.namespaces?.append(Spec.Namespace(type: "teleport"))
+        let result = try bundle.create()
+        #expect(result.status == 1)
+        #expect(errorLine(result).contains("unsupported namespace type \"teleport\""), "\(result.stderr)")
+        #expect(bundle.leftovers().isEmpty)
+    }
+
+    @Test func impossibleLimitLeavesNoCgroup() throws {
+        let bundle = try Bundle(args: ["sleep", "100"])
+        defer { bundle.destroy() }
+        var resources = bundle.spec.linux?.resources ?? Resources()
+        resources.cpu = Resources.CPU(cpus: "0-999")
+        bundle.spec.linux?.resources = resources
+        let result = try bundle.create()
+        #expect(result.status == 1)
+        #expect(errorLine(result).contains("cpuset"), "\(result.stderr)")
+        #expect(bundle.leftovers().isEmpty, "\(bundle.leftovers())")
+    }
+
+    @Test func negativeQuotaIsRefusedBeforeAnythingIsMade() throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        var resources = bundle.spec.linux?.resources ?? Resources()
+        resources.cpu = Resources.CPU(quota: -5)
+        bundle.spec.linux?.resources = resources
+        let result = try bundle.create()
+        #expect(result.status == 1)
+        #expect(errorLine(result).contains("cpu.quota"))
+        #expect(bundle.leftovers().isEmpty)
+    }
+
+    @Test func missingExecutableFailsAtCreate() throws {
+        let bundle = try Bundle(args: ["no-such-program"])
+        defer { bundle.destroy() }
+        let result = try bundle.create()
+        #expect(result.status == 1)
+        #expect(errorLine(result).contains("executable file not found"), "\(result.stderr)")
+        #expect(bundle.leftovers().isEmpty, "\(bundle.leftovers())")
+    }
+
+    @Test func unknownContainer() throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        for command in [["state"], ["start"], ["kill"], ["delete"], ["pause"], ["exec"]] {
+            let result = try bundle.runtime(command + ["no-such-container"] + (command == ["exec"] ? ["true"] : []))
+            #expect(result.status == 1, "\(command)")
+            #expect(errorLine(result).contains("does not exist"), "\(command): \(result.stderr)")
+        }
+        #expect(try bundle.runtime(["delete", "--force", "no-such-container"]).succeeded, "delete --force of nothing succeeds, as runc")
+    }
+
+    @Test func apparmorProfileIsRefusedNotIgnored() throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        bundle.spec.process?.apparmorProfile = "docker-default"
+        let result = try bundle.create()
+        #expect(result.status == 1)
+        #expect(errorLine(result).contains("AppArmor"))
+        #expect(bundle.leftovers().isEmpty)
+    }
+
+    @Test func unknownFlagIsAnError() throws {
+        let result = try runCommand(runtimeBinary, ["create", "--no-such-flag", "x"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("flag provided but not defined"))
+    }
+
+    /// A SIGKILL of the runtime in the middle of create leaves nothing that delete --force cannot clean.
+    @Test func runtimeKilledDuringCreateIsCleanedByDeleteForce() throws {
+        let bundle = try Bundle(args: ["sleep", "100"])
+        defer { bundle.destroy() }
+        var hooks = Spec.Hooks()
+        hooks.createRuntime = [Spec.Hook(path: "/bin/sleep", args: ["sleep", "30"])]
+        bundle.spec.hooks = hooks
+        try bundle.writeConfig()
+        let runtime = try spawnInBackground(runtimeBinary, ["--root", bundle.stateRoot, "create", "--bundle", bundle.directory, bundle.id])
+        // Wait until the hook runs: the container exists (cgroup made, init cloned) but is not complete.
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && !FileManager.default.fileExists(atPath: bundle.cgroupDirectories()[0]) { usleep(10_000) }
+        usleep(200_000)
+        kill(runtime, SIGKILL)
+        var status: Int32 = 0
+        waitpid(runtime, &status, 0)
+        // The init notices its parent is gone; the hook (a plain child) is orphaned but not ours to clean.
+        #expect(try bundle.state()?.status != .running)
+        #expect(try bundle.runtime(["delete", "--force", bundle.id]).succeeded)
+        usleep(100_000)
+        #expect(bundle.leftovers().isEmpty, "\(bundle.leftovers())")
+        _ = try? runCommand("/usr/bin/pkill", ["-f", "sleep 30"])
+    }
+}
