@@ -6,22 +6,29 @@ import Glibc
 public enum BPF {
     /// Loads a device program; the verifier's complaint, if any, is in the error's subject.
     public static func loadDeviceProgram(_ instructions: [UInt64]) throws(SystemError) -> Int32 {
-        var log = [CChar](repeating: 0, count: 4096)
+        // Without a log first: with one, a verifier trace longer than the buffer fails the load
+        // (ENOSPC) even for a good program. The log is only asked for to explain a refusal.
         let fd = instructions.withUnsafeBufferPointer { insns in
+            berth_bpf_load_device_program(insns.baseAddress, UInt32(insns.count), "Apache-2.0", nil, 0)
+        }
+        if fd >= 0 {
+            Trace.log("bpf(BPF_PROG_LOAD, \(instructions.count) insns) = \(fd)")
+            return fd
+        }
+        let code = errno
+        var log = [CChar](repeating: 0, count: 1 << 20)
+        let retried = instructions.withUnsafeBufferPointer { insns in
             log.withUnsafeMutableBufferPointer { buffer in
                 berth_bpf_load_device_program(insns.baseAddress, UInt32(insns.count), "Apache-2.0",
                                               buffer.baseAddress, UInt32(buffer.count))
             }
         }
-        if fd < 0 {
-            let code = errno
-            let verifier = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw SystemError("bpf(BPF_PROG_LOAD)",
-                              verifier.isEmpty ? "cgroup device program" : "cgroup device program: \(verifier)",
-                              errno: code)
-        }
-        Trace.log("bpf(BPF_PROG_LOAD, \(instructions.count) insns) = \(fd)")
-        return fd
+        if retried >= 0 { return retried }
+        let verifier = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let lastLines = verifier.split(separator: "\n").suffix(3).joined(separator: "; ")
+        throw SystemError("bpf(BPF_PROG_LOAD)",
+                          lastLines.isEmpty ? "cgroup device program" : "cgroup device program: \(lastLines)",
+                          errno: code)
     }
 
     /// Attaches `program` to the cgroup at `directory` and detaches every device program that was

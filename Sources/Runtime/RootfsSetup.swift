@@ -158,9 +158,22 @@ struct RootfsSetup {
         let flags = options.flags.subtracting([.bind, .recursive, .remount, .readOnly])
         let hierarchies = MountInfoEntry.all().filter { $0.fsType == "cgroup" || $0.fsType == "cgroup2" }
         if cgroupMode == .unified {
+            var mounted = false
             if newCgroupNamespace {
-                try Mounts.mount(source: "cgroup", target: targetPath, type: "cgroup2", flags: flags.union(options.flags.intersection(.readOnly)))
-            } else if let root = hierarchies.first(where: { $0.fsType == "cgroup2" }) {
+                let cgroupFlags = flags.union(options.flags.intersection(.readOnly))
+                let result = Result { () throws(SystemError) in
+                    try Mounts.mount(source: "cgroup", target: targetPath, type: "cgroup2", flags: cgroupFlags)
+                }
+                switch result {
+                case .success: mounted = true
+                case .failure(let error) where error.errno == EBUSY || error.errno == EPERM:
+                    // Some kernels refuse a cgroup2 mount from a nested user namespace: bind our own
+                    // cgroup instead, which shows the container the same subtree.
+                    break
+                case .failure(let error): throw error
+                }
+            }
+            if !mounted, let root = hierarchies.first(where: { $0.fsType == "cgroup2" }) {
                 try Mounts.mount(source: root.mountPoint + cgroupPath, target: targetPath, type: nil, flags: [.bind])
                 if options.flags.contains(.readOnly) {
                     let mounted = try ScopedPath.open(rootFd: rootFd, rootPath: rootfs, destination, flags: Self.openPath)
