@@ -1,0 +1,22 @@
+#!/bin/bash
+# Installs what building and testing Berth needs on a fresh Debian bookworm machine (as root).
+# Idempotent: apt-get runs only when a package is missing.
+set -euo pipefail
+packages=(
+    busybox-static libseccomp-dev libarchive-dev pkg-config   # build + fixtures
+    runc crun procps iproute2 util-linux time jq              # runtime tests, bench, ps
+    skopeo umoci docker-registry podman                        # image tests (issue 4)
+    qemu-system-x86 linux-image-amd64                          # the cgroup v2 kernel for tests
+)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
+command -v swift >/dev/null || { echo "setup: no Swift toolchain (expected at /opt/swift)" >&2; exit 1; }

@@ -1,0 +1,27 @@
+#!/bin/bash
+# Runs every test: unit and integration suites on this host (cgroup v1 hybrid or v2, whichever it
+# is), the cgroup and runtime suites again on a real cgroup-v2-only kernel, and the engines (podman,
+# containerd, dockerd) driving berth-runtime. Exit status is non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh || exit 1
+command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
+
+swift build --build-tests 2>&1 | grep -E 'error|Build complete' || true
+[ -x .build/debug/berth-runtime ] || { echo "test: build failed"; exit 1; }
+failed=0
+
+echo "== host suites ($(stat -fc %T /sys/fs/cgroup) at /sys/fs/cgroup)"
+swift test --skip-build || failed=1
+./scripts/clean-test-leftovers.sh .build/debug/berth-runtime
+
+if [ "${BERTH_SKIP_V2:-}" != 1 ]; then
+    echo "== cgroup v2 kernel: CgroupsTests and RuntimeTests"
+    ./scripts/cgroup-v2-run.sh --filter 'CgroupsTests|RuntimeTests' || failed=1
+fi
+
+if [ -x tests/drivers/run.sh ] && [ "${BERTH_SKIP_DRIVERS:-}" != 1 ]; then
+    echo "== engines driving berth-runtime"
+    tests/drivers/run.sh "$PWD/.build/debug/berth-runtime" || failed=1
+fi
+exit $failed
