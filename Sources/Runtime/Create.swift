@@ -24,7 +24,7 @@ extension Runtime {
         if let socket = options.consoleSocket, !Files.exists(socket) {
             throw RuntimeError("console socket \(socket)", "does not exist")
         }
-        if spec.process?.terminal == true && options.consoleSocket == nil && !allowsTerminalWithoutSocket {
+        if spec.process?.terminal == true && options.consoleSocket == nil {
             throw RuntimeError("config.json: field process.terminal", "a terminal needs --console-socket")
         }
 
@@ -63,8 +63,6 @@ extension Runtime {
             throw error
         }
     }
-
-    var allowsTerminalWithoutSocket: Bool { false }
 
     func absoluteBundle(_ argument: String) throws(RuntimeError) -> String {
         let path = argument.isEmpty ? "." : argument

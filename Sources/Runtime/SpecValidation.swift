@@ -105,8 +105,28 @@ struct SpecValidation {
                 throw RuntimeError("config.json: field linux.seccomp", error.reason)
             }
         }
-        for (index, mount) in (spec.mounts ?? []).enumerated() where mount.destination.isEmpty {
-            throw RuntimeError("config.json: field mounts[\(index)].destination", "must not be empty")
+        for (index, mount) in (spec.mounts ?? []).enumerated() {
+            if mount.destination.isEmpty {
+                throw RuntimeError("config.json: field mounts[\(index)].destination", "must not be empty")
+            }
+            // Refused rather than half-applied: a mount without its id mapping would expose host ids.
+            let unsupported = (mount.options ?? []).filter { ["idmap", "ridmap", "tmpcopyup"].contains($0) }
+            if !unsupported.isEmpty || mount.uidMappings != nil || mount.gidMappings != nil {
+                let what = unsupported.isEmpty ? "uidMappings/gidMappings" : unsupported.joined(separator: ", ")
+                throw RuntimeError("config.json: field mounts[\(index)] (\(mount.destination))", "\(what) is not supported by berth-runtime yet")
+            }
+        }
+        if let process = spec.process {
+            for (field, present) in [("process.scheduler", process.scheduler != nil), ("process.ioPriority", process.ioPriority != nil),
+                                     ("process.execCPUAffinity", process.execCPUAffinity != nil)] where present {
+                throw RuntimeError("config.json: field \(field)", "not supported by berth-runtime yet")
+            }
+        }
+        if spec.linux?.personality != nil {
+            throw RuntimeError("config.json: field linux.personality", "not supported by berth-runtime yet")
+        }
+        if let rdt = spec.linux?.intelRdt, rdt.closID != nil || rdt.l3CacheSchema != nil || rdt.memBwSchema != nil {
+            throw RuntimeError("config.json: field linux.intelRdt", "Intel RDT is not supported by berth-runtime")
         }
         for (index, device) in (spec.linux?.devices ?? []).enumerated() {
             if !["c", "b", "u", "p"].contains(device.type) {

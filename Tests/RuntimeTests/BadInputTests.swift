@@ -131,6 +131,26 @@ struct BadInputTests {
         #expect(bundle.leftovers().isEmpty)
     }
 
+    @Test func idmappedMountIsRefusedNotIgnored() throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        bundle.spec.mounts?.append(Spec.Mount(destination: "/data", type: "bind", source: "/tmp", options: ["rbind", "idmap"]))
+        let result = try bundle.create()
+        #expect(result.status == 1)
+        #expect(errorLine(result).contains("mounts[") && errorLine(result).contains("idmap"), "\(result.stderr)")
+        #expect(bundle.leftovers().isEmpty)
+    }
+
+    @Test func terminalWithoutConsoleSocketIsRefused() throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        bundle.spec.process?.terminal = true
+        let result = try bundle.create()
+        #expect(result.status == 1)
+        #expect(errorLine(result).contains("--console-socket"))
+        #expect(bundle.leftovers().isEmpty)
+    }
+
     @Test func unknownFlagIsAnError() throws {
         let result = try runCommand(runtimeBinary, ["create", "--no-such-flag", "x"])
         #expect(result.status == 1)

@@ -62,6 +62,24 @@ struct ExecTests {
         #expect(result.stdout == "CapEff:\t0000000020000421\n", "\(result.stdout)")
     }
 
+    @Test func execWithATerminal() throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        try started(bundle)
+        let socketPath = NSTemporaryDirectory() + "berth-exec-console-\(UInt32.random(in: 0...UInt32.max)).sock"
+        let listener = try ConsoleListener(path: socketPath)
+        defer { listener.close(); unlink(socketPath) }
+        let result = try bundle.runtime(["exec", "-t", "--console-socket", socketPath, bundle.id, "sh", "-c", "tty; echo exec-tty-ok"])
+        #expect(result.succeeded, "\(result.stderr)")
+        let master = try #require(listener.acceptMaster())
+        defer { close(master) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = read(master, &buffer, buffer.count)
+        let output = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+        #expect(output.contains("/dev/pts/"), "\(output)")
+        #expect(output.contains("exec-tty-ok"))
+    }
+
     @Test func execInAStoppedContainerFails() throws {
         let bundle = try Bundle(args: ["true"])
         defer { bundle.destroy() }
