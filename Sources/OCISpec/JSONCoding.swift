@@ -55,7 +55,11 @@ public enum SpecJSON {
                                      reason: "required field is missing")
         case .dataCorrupted(let context):
             let underlying = context.underlyingError.map { " (\($0))" } ?? ""
-            let reason = context.codingPath.isEmpty ? "not valid JSON\(underlying)" : context.debugDescription
+            // Foundation reports a number out of range for its field (-1 for a uid) as invalid JSON
+            // without a path, so the message says both.
+            let reason = context.codingPath.isEmpty
+                ? "not valid JSON, or a number out of range for its field (such as a negative id)\(underlying)"
+                : context.debugDescription
             return SpecDecodingError(file: file, fieldPath: path(context.codingPath), reason: reason)
         @unknown default:
             return SpecDecodingError(file: file, fieldPath: "", reason: "\(error)")
