@@ -1,7 +1,7 @@
 #!/bin/sh
 # Image benchmark: load and pull the same image with berth, podman and skopeo, side by side, from a local
 # registry (Debian's docker-registry on 127.0.0.1). Prints the median of RUNS runs (default 3) and berth's
-# unpack throughput (uncompressed layer bytes per second of `berth load`, which hashes, stores and unpacks).
+# throughput in uncompressed layer MB/s: of `berth load` (hash, store, unpack) and of unpacking alone.
 #
 # Usage: bench/images.sh            (root; needs docker-registry, skopeo, umoci, podman, busybox-static)
 #   BERTH=path/to/berth  RUNS=5
@@ -74,6 +74,10 @@ skopeo_load=$(time_it "skopeo copy (archive)" "$reset_skopeo" "skopeo --insecure
 berth_pull=$(time_it "berth pull" "$reset_berth" "$berth pull --root $work/berth $ref")
 podman_pull=$(time_it "podman pull" "$reset_podman" "$pod pull -q --tls-verify=false $ref")
 skopeo_pull=$(time_it "skopeo copy (registry)" "$reset_skopeo" "skopeo --insecure-policy copy -q --src-tls-verify=false docker://$ref oci:$work/skopeo:bench")
+# unpack alone: every layer of the pulled (gzip) image applied to a plain directory (bundle --copy)
+unpack=$(time_it "berth unpack" "$berth image unbundle --root $work/berth $work/bundle" \
+    "$berth image bundle --root $work/berth --copy $ref $work/bundle")
+"$berth" image unbundle --root "$work/berth" "$work/bundle" >/dev/null 2>&1 || true
 sh -c "$reset_podman" >/dev/null 2>&1 || true
 
 mb=$(echo "$bytes / 1000000" | bc -l)
@@ -83,5 +87,6 @@ printf 'image: %.0f MB uncompressed, %s layers, %s runs (median), berth: %s\n' "
 printf '%-28s %10s %10s %10s\n' "operation" "berth" "podman" "skopeo*"
 printf '%-28s %9.3fs %9.3fs %9.3fs\n' "load docker-archive" "$berth_load" "$podman_load" "$skopeo_load"
 printf '%-28s %9.3fs %9.3fs %9.3fs\n' "pull from local registry" "$berth_pull" "$podman_pull" "$skopeo_pull"
-printf '%-28s %8.0f MB/s\n' "berth load throughput" "$(echo "$mb / $berth_load" | bc -l)"
+printf '%-28s %8.0f MB/s  (hash, store and unpack an uncompressed archive)\n' "berth load throughput" "$(echo "$mb / $berth_load" | bc -l)"
+printf '%-28s %8.0f MB/s  (gunzip, verify digest and diffID, write files)\n' "berth unpack throughput" "$(echo "$mb / $unpack" | bc -l)"
 echo "* skopeo copies blobs to an OCI layout and does not unpack layers"
