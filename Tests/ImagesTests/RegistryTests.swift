@@ -30,6 +30,12 @@ import Testing
         #expect(!again.names.contains("layerStarted"))
         let byDigest = try await store.pull("\(registry.host)/test/busybox@\(record.manifestDigest)")
         #expect(byDigest.configDigest == record.configDigest)
+
+        // Docker schema2 (skopeo converts the manifest; the config and layers are the same content)
+        try registry.push("oci:\(fixture.layout):busybox", as: "test/busybox:v2s2", format: "v2s2")
+        let docker = try await store.pull("\(registry.host)/test/busybox:v2s2")
+        #expect(docker.manifestMediaType == MediaType.dockerManifest)
+        #expect(docker.diffIDs == record.diffIDs)
     }
 
     @Test func pullsPlatformFromIndex() async throws {

@@ -207,8 +207,9 @@ final class LocalRegistry {
     }
 
     /// Copies an image into the registry with skopeo.
-    func push(_ source: String, as name: String) throws {
-        try run("skopeo", ["--insecure-policy", "copy", "-q", "--dest-tls-verify=false", source, "docker://\(host)/\(name)"])
+    func push(_ source: String, as name: String, format: String? = nil) throws {
+        try run("skopeo", ["--insecure-policy", "copy", "-q", "--dest-tls-verify=false"]
+                + (format.map { ["--format", $0] } ?? []) + [source, "docker://\(host)/\(name)"])
     }
 }
 
