@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
 
 echo "== building"
-swift build 2>&1 | grep -E 'error|Build complete' || true
+swift build 2>&1 | grep -E 'error|Build complete'
+[ "${PIPESTATUS[0]}" = 0 ] || { echo "$(basename "$0"): the build failed" >&2; exit 1; }
 runtime=$PWD/.build/debug/berth-runtime
-[ -x "$runtime" ] || { echo "demo: build failed" >&2; exit 1; }
 
 bundle=${BERTH_DEMO_BUNDLE:-/var/lib/berth/bundles/busybox}
 if [ ! -x "$bundle/rootfs/bin/busybox" ]; then

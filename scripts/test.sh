@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
 command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
 
-swift build --build-tests 2>&1 | grep -E 'error|Build complete' || true
-[ -x .build/debug/berth-runtime ] || { echo "test: build failed"; exit 1; }
+swift build --build-tests 2>&1 | grep -E 'error|Build complete'
+[ "${PIPESTATUS[0]}" = 0 ] || { echo "$(basename "$0"): the build failed" >&2; exit 1; }
 failed=0
 
 echo "== host suites ($(stat -fc %T /sys/fs/cgroup) at /sys/fs/cgroup)"

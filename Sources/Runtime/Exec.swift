@@ -106,10 +106,7 @@ struct ExecJoiner {
         do {
             try setUp()
         } catch {
-            if (try? sync.send(SyncMessage.errorPrefix + error.description)) == nil {
-                let line = "berth: \(error.description)\n"
-                _ = line.withCString { write(2, $0, strlen($0)) }
-            }
+            sync.reportFailure(error)
         }
         _exit(1)
     }
@@ -128,7 +125,7 @@ struct ExecJoiner {
                 try Namespaces.join(fd: entry.fd, kind: entry.kind, name: "/proc/\(initPid)/ns/\(entry.kind.procName)")
             }
             if entry.kind == .user {
-                try step("becoming root in the user namespace") { try Identity.setGID(0); try Identity.setUID(0) }
+                try Identity.becomeRootInUserNamespace()
             }
         }
         var launch = try ProcessLaunch(process: options.process, seccomp: seccomp)

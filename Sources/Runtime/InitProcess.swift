@@ -27,18 +27,10 @@ struct InitProcess {
         do {
             try setUp()
         } catch {
-            report(error)
-            _exit(1)
+            sync.reportFailure(error)
         }
-        // Unreachable: setUp ends in execve.
+        // setUp ends in execve: reaching here is a failure.
         _exit(1)
-    }
-
-    private func report(_ error: RuntimeError) {
-        if (try? sync.send(SyncMessage.errorPrefix + error.description)) == nil {
-            let line = "berth: \(error.description)\n"
-            _ = line.withCString { write(2, $0, strlen($0)) }
-        }
     }
 
     private func setUp() throws(RuntimeError) {
@@ -50,7 +42,7 @@ struct InitProcess {
         if context.plan.isStaged {
             try enterStaged()
         } else {
-            if context.plan.new.contains(.user) { try becomeRootInUserNamespace() }
+            if context.plan.new.contains(.user) { try Identity.becomeRootInUserNamespace() }
             for join in context.plan.childJoins {
                 try step("joining \(join.kind.rawValue) namespace \(join.path)") { try Namespaces.join(path: join.path, kind: join.kind) }
             }
@@ -141,12 +133,6 @@ struct InitProcess {
         close(context.stateDirectoryFd)
     }
 
-    private func becomeRootInUserNamespace() throws(RuntimeError) {
-        try step("becoming root in the user namespace") {
-            try Identity.setGID(0)
-            try Identity.setUID(0)
-        }
-    }
 
     /// The staged path: join by path, then unshare user (the parent maps it), then the rest, then fork
     /// so that a new or joined pid namespace applies. The grandchild carries on as init.
@@ -154,7 +140,7 @@ struct InitProcess {
         let joins = context.plan.childJoins
         for join in joins where join.kind == .user {
             try step("joining user namespace \(join.path)") { try Namespaces.join(path: join.path, kind: .user) }
-            try becomeRootInUserNamespace()
+            try Identity.becomeRootInUserNamespace()
         }
         for join in joins where join.kind != .user {
             try step("joining \(join.kind.rawValue) namespace \(join.path)") { try Namespaces.join(path: join.path, kind: join.kind) }
@@ -163,7 +149,7 @@ struct InitProcess {
             try step("creating user namespace") { try Namespaces.unshare(NamespaceKind.user.cloneFlag) }
             try step("sync") { try sync.send(SyncMessage.mapUsers) }
             try sync.expect(SyncMessage.usersMapped)
-            try becomeRootInUserNamespace()
+            try Identity.becomeRootInUserNamespace()
         }
         let flags = context.plan.stagedUnshareFlags
         if flags != 0 {

@@ -27,6 +27,14 @@ struct SyncChannel {
         }
     }
 
+    /// Sends a child's failure to the parent, or, when the parent is gone, to stderr.
+    func reportFailure(_ error: RuntimeError) {
+        if (try? send(SyncMessage.errorPrefix + error.description)) == nil {
+            let line = "berth: \(error.description)\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+        }
+    }
+
     /// Waits for exactly `expected`; an `error …` message or EOF becomes a thrown error.
     func expect(_ expected: String) throws(RuntimeError) {
         let message: String?
