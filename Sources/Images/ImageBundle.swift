@@ -25,9 +25,6 @@ public struct ImageBundle: Sendable {
                               mode: RootfsMode = .automatic, args: [String]? = nil) throws(ImageError) -> ImageBundle {
         let image = try store.resolve(imageReference)
         let diffIDs = image.diffIDs
-        for (layer, diffID) in zip(image.manifest.layers, diffIDs) where !store.snapshots.has(diffID) {
-            try store.snapshots.prepare(layer: layer, diffID: diffID)   // collected by GC since: unpack again
-        }
         try sys { () throws(SystemError) in try Files.makeDirectories(bundle, mode: 0o711) }
         guard let real = realpath(bundle, nil) else { throw ImageError("realpath", bundle, SystemErrorText.current) }
         let path = String(cString: real)
@@ -39,6 +36,10 @@ public struct ImageBundle: Sendable {
             try Files.replace(lease, Array((diffIDs.map(\.description) + [path]).joined(separator: "\n").utf8))
         }
         do throws(ImageError) {
+            // after the lease, so a concurrent prune keeps what this unpacks
+            for (layer, diffID) in zip(image.manifest.layers, diffIDs) where !store.snapshots.has(diffID) {
+                try store.snapshots.prepare(layer: layer, diffID: diffID)   // collected by GC since: unpack again
+            }
             try sys { () throws(SystemError) in try Files.makeDirectories(rootfs, mode: 0o755) }
             var overlay = false
             if mode != .copy {
