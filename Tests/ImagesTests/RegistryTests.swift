@@ -51,6 +51,14 @@ import Testing
         #expect(arm.config.architecture == "arm64")
         let content = try String(contentsOfFile: store.snapshots.path(arm.diffIDs[0]) + "/arch", encoding: .utf8)
         #expect(content == "arm64")
+        // the same as a Docker manifest list of schema2 manifests
+        try run("skopeo", ["--insecure-policy", "copy", "-q", "--all", "--format", "v2s2", "--dest-tls-verify=false",
+                           "oci-archive:\(archive)", "docker://\(registry.host)/multi:v2"])
+        let dockerArm = try await store.pull("\(registry.host)/multi:v2", options: options)
+        #expect(dockerArm.manifestMediaType == MediaType.dockerManifest)
+        #expect(dockerArm.config.architecture == "arm64")
+        options.platform = Platform(parsing: "linux/amd64")
+        #expect(try await store.pull("\(registry.host)/multi:v2", options: options).config.architecture == "amd64")
         options.platform = Platform(parsing: "linux/riscv64")
         await expectFailure("no manifest for linux/riscv64") { _ = try await store.pull("\(registry.host)/multi:1", options: options) }
     }
