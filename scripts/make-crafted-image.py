@@ -3,13 +3,14 @@
 kind of bad input (hostile tar paths, corrupted or missing blobs, unknown media types).
 
 Usage: make-crafted-image.py OUT.tar KIND [OUTSIDE_DIR]
-KIND: multiarch (an index of linux/amd64 and linux/arm64 images, each with /arch naming it) | whiteouts | dotdot | absolute | symlink-escape | symlink-relative | hardlink-escape | whiteout-escape |
+KIND: zstd (one zstd-compressed layer; needs the zstd command) | multiarch (an index of linux/amd64 and linux/arm64 images, each with /arch naming it) | whiteouts | dotdot | absolute | symlink-escape | symlink-relative | hardlink-escape | whiteout-escape |
       corrupt-blob | missing-blob | unknown-media-type | overlay-xattr
 """
 import gzip
 import hashlib
 import io
 import json
+import subprocess
 import sys
 import tarfile
 
@@ -116,13 +117,18 @@ def main():
     else:
         layers.append(layer([("hello", "file", {"data": b"hello"})]))
 
+    if kind == "zstd":
+        plain, _ = layer([("hello", "file", {"data": b"zstd layer"})])
+        layers = [(plain, subprocess.run(["zstd", "-q", "-c"], input=plain, stdout=subprocess.PIPE, check=True).stdout)]
+
     diff_ids = [sha(plain) for plain, _ in layers]
     blobs = {}
     descriptors = []
     for plain, compressed in layers:
         digest = sha(compressed)
         blobs[digest] = compressed
-        descriptors.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest,
+        media_type = "application/vnd.oci.image.layer.v1.tar+" + ("zstd" if kind == "zstd" else "gzip")
+        descriptors.append({"mediaType": media_type, "digest": digest,
                             "size": len(compressed)})
     config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/hello"]},
                          "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()

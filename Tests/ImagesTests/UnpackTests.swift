@@ -51,6 +51,16 @@ import Testing
         #expect(!xattrs.output.contains("trusted.overlay"))
     }
 
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/zstd"), "needs the zstd command"))
+    func zstdLayers() async throws {
+        let work = TemporaryDirectory()
+        let store = try ImageStore(root: work.file("root"))
+        let record = try await store.load(archive: try craftedImage("zstd", in: work))[0]
+        #expect(record.manifest.layers[0].mediaType == MediaType.ociLayerZstd)
+        let hello = try String(contentsOfFile: store.snapshots.path(record.diffIDs[0]) + "/hello", encoding: .utf8)
+        #expect(hello == "zstd layer")
+    }
+
     @Test func absolutePathsStayInsideTheLayer() async throws {
         let work = TemporaryDirectory()
         let outside = work.file("outside")
