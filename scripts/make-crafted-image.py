@@ -15,10 +15,11 @@ import sys
 import tarfile
 
 
-def entry(tar, name, kind="file", data=b"", target=None, mode=0o644, pax=None):
+def entry(tar, name, kind="file", data=b"", target=None, mode=0o644, pax=None, owner=(0, 0), device=None):
     info = tarfile.TarInfo(name)
     info.mode = mode
     info.mtime = 1700000000
+    info.uid, info.gid = owner
     if pax:
         info.pax_headers = pax
     if kind == "dir":
@@ -28,6 +29,10 @@ def entry(tar, name, kind="file", data=b"", target=None, mode=0o644, pax=None):
     elif kind == "symlink":
         info.type = tarfile.SYMTYPE
         info.linkname = target
+        tar.addfile(info)
+    elif kind == "chardev":
+        info.type = tarfile.CHRTYPE
+        info.devmajor, info.devminor = device
         tar.addfile(info)
     elif kind == "hardlink":
         info.type = tarfile.LNKTYPE
@@ -96,7 +101,10 @@ def main():
         layers.append(layer([("a", "dir"), ("a/x", "file", {"data": b"x"}), ("a/y", "file", {"data": b"y"}),
                              ("b", "dir"), ("b/keep", "file", {"data": b"k"}), ("b/gone", "file", {"data": b"g"}),
                              ("f", "file", {"data": b"f"}), ("hello", "file", {"data": b"hello", "mode": 0o755}),
-                             ("link", "symlink", {"target": "hello"}), ("hard", "hardlink", {"target": "hello"})]))
+                             ("link", "symlink", {"target": "hello"}), ("hard", "hardlink", {"target": "hello"}),
+                             ("owned", "file", {"data": b"o", "mode": 0o4750, "owner": (1000, 1001),
+                                                "pax": {"SCHILY.xattr.user.berth": "kept"}}),
+                             ("null", "chardev", {"device": (1, 3), "mode": 0o666})]))
         layers.append(layer([("a", "dir"), ("a/.wh..wh..opq", "file"), ("a/z", "file", {"data": b"z"}),
                              ("b/.wh.gone", "file"), (".wh.f", "file"), ("new", "file", {"data": b"new"})]))
     elif kind == "dotdot":
