@@ -44,6 +44,32 @@ import Testing
         }
     }
 
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/podman"), "needs podman"))
+    func interoperatesWithPodman() async throws {
+        let work = TemporaryDirectory()
+        let podman = ["--root", work.file("podman/root"), "--runroot", work.file("podman/run"), "--storage-driver", "vfs"]
+        try run("/bin/sh", [repositoryRoot + "/scripts/make-busybox-rootfs.sh", work.file("rootfs")])
+        try run("tar", ["-C", work.file("rootfs"), "-cf", work.file("rootfs.tar"), "."])
+        try run("podman", podman + ["import", work.file("rootfs.tar"), "localhost/made-by-podman:1"])
+        try run("podman", podman + ["save", "-o", work.file("podman-docker.tar"), "localhost/made-by-podman:1"])
+        try run("podman", podman + ["save", "--format", "oci-archive", "-o", work.file("podman-oci.tar"),
+                                    "localhost/made-by-podman:1"])
+        let store = try ImageStore(root: work.file("root"))
+        let fromDocker = try await store.load(archive: work.file("podman-docker.tar"))
+        let fromOCI = try await store.load(archive: work.file("podman-oci.tar"))
+        #expect(fromDocker[0].reference?.description == "localhost/made-by-podman:1")
+        #expect(fromOCI[0].configDigest == fromDocker[0].configDigest)
+        #expect(FileManager.default.fileExists(atPath: store.snapshots.path(fromDocker[0].diffIDs[0]) + "/bin/busybox"))
+
+        try store.tag("localhost/made-by-podman:1", as: "localhost/back-to-podman:2")
+        try store.save(["localhost/back-to-podman:2"], format: "docker-archive", path: work.file("berth.tar"))
+        let loaded = try run("podman", podman + ["load", "-i", work.file("berth.tar")])
+        #expect(loaded.output.contains("localhost/back-to-podman:2"))
+        let images = try run("podman", podman + ["images", "--format", "{{.ID}}"]).output
+        #expect(images.contains(String(fromDocker[0].configDigest.encoded.prefix(12))))
+        try run("podman", podman + ["system", "reset", "-f"], allowFailure: true)
+    }
+
     @Test func importsRootfsTarball() async throws {
         let work = TemporaryDirectory()
         try run("/bin/sh", [repositoryRoot + "/scripts/make-busybox-rootfs.sh", work.file("rootfs")])
