@@ -12,6 +12,7 @@ final class PullProgress: @unchecked Sendable {
     private var lines: [Digest: String] = [:]
     private var drawn = 0
     private var lastDraw = Date.distantPast
+    private var downloaded = false
 
     init(quiet: Bool) {
         self.quiet = quiet
@@ -27,6 +28,7 @@ final class PullProgress: @unchecked Sendable {
             case .layerExists(let digest):
                 update(digest, "Already exists", force: true)
             case .layerStarted(let digest, let size):
+                downloaded = true
                 update(digest, "Downloading " + (terminal ? bar(0, size) : ImageListing.humanSize(size)), force: true)
             case .layerProgress(let digest, let received, let size):
                 if terminal { update(digest, "Downloading " + bar(received, size), force: false) }
@@ -47,7 +49,8 @@ final class PullProgress: @unchecked Sendable {
                 emit(record.reference?.description ?? record.configDigest.description)
             } else {
                 emit("Digest: \(record.manifestDigest)")
-                emit("Status: Downloaded image for \(record.reference?.description ?? record.configDigest.description)")
+                let name = record.reference?.description ?? record.configDigest.description
+                emit(downloaded ? "Status: Downloaded newer image for \(name)" : "Status: Image is up to date for \(name)")
             }
         }
     }
