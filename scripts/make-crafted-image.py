@@ -3,7 +3,7 @@
 kind of bad input (hostile tar paths, corrupted or missing blobs, unknown media types).
 
 Usage: make-crafted-image.py OUT.tar KIND [OUTSIDE_DIR]
-KIND: zstd (one zstd-compressed layer; needs the zstd command) | multiarch (an index of linux/amd64 and linux/arm64 images, each with /arch naming it) | whiteouts | dotdot | absolute | symlink-escape | symlink-relative | hardlink-escape | whiteout-escape |
+KIND: zstd (one zstd-compressed layer; needs the zstd command) | multiarch (an index of linux/amd64 and linux/arm64 images, each with /arch naming it) | whiteouts | dotdot | absolute | symlink-escape | symlink-relative | hardlink-escape | whiteout-escape | whiteout-dotdot |
       corrupt-blob | missing-blob | unknown-media-type | overlay-xattr
 """
 import gzip
@@ -118,6 +118,8 @@ def main():
                              ("evil/pwned", "file", {"data": b"x"})]))
     elif kind == "hardlink-escape":
         layers.append(layer([("evil", "symlink", {"target": outside}), ("stolen", "hardlink", {"target": "evil/victim"})]))
+    elif kind == "whiteout-dotdot":
+        layers.append(layer([("ok", "file", {"data": b"ok"}), (".wh...", "file")]))
     elif kind == "whiteout-escape":
         layers.append(layer([("evil", "symlink", {"target": outside}), ("evil/.wh.victim", "file")]))
     elif kind == "overlay-xattr":

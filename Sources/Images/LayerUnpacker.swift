@@ -190,7 +190,10 @@ struct LayerUnpacker {
     private func whiteout(parent: [String], name: String, written: Set<String>, layer: String) throws(ImageError) {
         let opaque = name == ".wh..opq"
         if !opaque && name.hasPrefix(".wh.") { return }   // other AUFS metadata (.wh..wh.plnk …) carries no change
-        guard opaque || !name.isEmpty else { return }
+        guard opaque || !(name.isEmpty || name == "." || name == "..") else {
+            // `.wh..` / `.wh...` would name the directory itself or its parent, outside the layer at its root
+            throw ImageError("unpack layer", layer, "whiteout \".wh.\(name)\" names no entry (refusing it)")
+        }
         switch mode {
         case .overlay:
             guard let directory = try safeDirectory(parent, create: true, layer: layer) else { return }

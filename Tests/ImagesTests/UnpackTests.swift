@@ -85,6 +85,7 @@ import Testing
         ("symlink-relative", "through symlink"),
         ("hardlink-escape", "through symlink"),
         ("whiteout-escape", "below symlink"),
+        ("whiteout-dotdot", "names no entry"),
     ])
     func hostileLayersAreRefused(kind: String, message: String) async throws {
         let work = TemporaryDirectory()
@@ -99,6 +100,9 @@ import Testing
         #expect(try String(contentsOfFile: outside + "/victim", encoding: .utf8) == "precious")
         #expect(!FileManager.default.fileExists(atPath: "/escape-dotdot"))
         #expect(StoreSnapshot(store) == before, "the store is unchanged")
+        for directory in ["snapshots", "blobs/sha256", "ingest"] {
+            #expect(FileManager.default.fileExists(atPath: store.directory + "/" + directory))
+        }
     }
 
     @Test func copyModeRefusesHostileLayersToo() async throws {
