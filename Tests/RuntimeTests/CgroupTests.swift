@@ -99,12 +99,22 @@ struct CgroupTests {
     }
 
     @Test func eventsStreamEndsWhenTheContainerStops() throws {
-        let bundle = try Bundle(args: ["sleep", "1"])
+        let bundle = try Bundle(args: ["sleep", "100"])
         defer { bundle.destroy() }
         #expect(try bundle.create().succeeded)
         #expect(try bundle.runtime(["start", bundle.id]).succeeded)
-        let result = try bundle.runtime(["events", "--interval", "200ms", bundle.id], timeout: 20)
-        #expect(result.succeeded)
-        #expect(result.stdout.split(separator: "\n").count >= 2, "several stats events: \(result.stdout.prefix(200))")
+        let output = bundle.directory + "/events.out"
+        let events = try spawnInBackground(runtimeBinary, ["--root", bundle.stateRoot, "events", "--interval", "100ms", bundle.id], stdout: output)
+        // No timing assumptions: wait (bounded) for two events, then stop the container.
+        let deadline = Date().addingTimeInterval(120)
+        func lines() -> Int { ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n").count }
+        while lines() < 2 && Date() < deadline { usleep(50_000) }
+        #expect(lines() >= 2, "several stats events")
+        #expect(try bundle.runtime(["kill", bundle.id, "KILL"]).succeeded)
+        var status: Int32 = 0
+        var reaped: pid_t = 0
+        while reaped == 0 && Date() < deadline { reaped = waitpid(events, &status, WNOHANG); usleep(50_000) }
+        if reaped == 0 { kill(events, SIGKILL); waitpid(events, &status, 0) }
+        #expect(reaped == events && status == 0, "events exits by itself, successfully, once the container stops")
     }
 }

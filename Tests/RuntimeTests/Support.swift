@@ -171,12 +171,14 @@ func errorLine(_ result: CommandResult) -> String {
     result.stderr.split(separator: "\n").last.map(String.init) ?? ""
 }
 
-/// Starts a program without waiting for it (stdio on /dev/null); returns its pid.
-func spawnInBackground(_ path: String, _ arguments: [String]) throws -> pid_t {
+/// Starts a program without waiting for it (stdout to a file, the rest on /dev/null); returns its pid.
+func spawnInBackground(_ path: String, _ arguments: [String], stdout: String = "/dev/null") throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
     defer { for p in argv { free(p) } }
     var pid: pid_t = 0
