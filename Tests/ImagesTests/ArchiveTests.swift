@@ -116,4 +116,31 @@ import Testing
         #expect(try store.list().count == 1)
         #expect(StoreSnapshot(store).ingest.isEmpty)
     }
+
+    @Test func pruneRacingLoadsNeverBreaksAnImage() async throws {
+        let fixture = try BusyboxFixture()
+        let root = TemporaryDirectory()
+        let store = try ImageStore(root: root.path)
+        let archive = fixture.dockerArchive
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<6 {
+                group.addTask {
+                    if i % 2 == 0 {
+                        _ = try await store.load(archive: archive)
+                    } else {
+                        _ = try store.prune()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let record = try store.resolve("busybox")
+        for layer in record.manifest.layers {
+            #expect(store.content.has(try #require(Digest(layer.digest))))
+        }
+        for diffID in record.diffIDs { #expect(store.snapshots.has(diffID)) }
+        let bundle = try ImageBundle.create(store: store, image: "busybox", bundle: root.file("bundle"))
+        #expect(FileManager.default.fileExists(atPath: bundle.rootfs + "/bin/busybox"))
+        try ImageBundle.remove(store: store, bundle: bundle.path)
+    }
 }
