@@ -94,8 +94,14 @@ class Spawner:
             argv = [self.time, "-f", "%M", "-o", self.rss_path, *argv]
         start = time.perf_counter_ns()
         pid = os.posix_spawn(argv[0], argv, env or self.env, file_actions=self.actions)
-        _, status, _ = os.wait4(pid, 0)
+        try:
+            _, status, usage = os.wait4(pid, 0)
+        except KeyboardInterrupt:
+            os.wait4(pid, 0)                    # let the command finish, so that cleanup finds a settled state
+            raise
         elapsed = time.perf_counter_ns() - start
+        # CPU time of the command and of the descendants it waited for (not of the container's init).
+        self.last_cpu = (usage.ru_utime * 1e9, usage.ru_stime * 1e9)
         peak = 0
         if rss:
             with open(self.rss_path) as f:
@@ -153,6 +159,9 @@ class Runtime:
         self.phases = {phase: [] for phase in PHASES}
         self.rss = {"create": 0, "start": 0, "delete": 0}
         self.wait_methods = set()
+        self.cpu = []                           # ns of user+sys CPU per cycle (create + start + delete)
+        self.cpu_phases = {phase: [] for phase in ("create", "start", "delete")}
+        self.cpu_user, self.cpu_sys = [], []
 
     def argv(self, command, *rest):
         program = WRAPPER if (command == "create" and self.wrap_create) else self.binary
@@ -234,11 +243,13 @@ class Bench:
             raise RuntimeError(f"{runtime.name} {command} {' '.join(rest)} exited {code}:\n{self.spawner.last_errors()}")
         if rss:
             runtime.rss[command] = max(runtime.rss[command], peak)
+        self.cycle_cpu[command] = self.spawner.last_cpu
         return elapsed
 
     def cycle(self, runtime, container_id, record, rss=False):
         pid_file = os.path.join(self.work, f"pid-{runtime.name}")
         times = {}
+        self.cycle_cpu = {}
         begin = time.perf_counter_ns()
         self.live[container_id] = runtime
         times["create"] = self.run_step(runtime, "create", "--bundle", self.bundle, "--pid-file", pid_file, container_id,
@@ -258,6 +269,11 @@ class Bench:
             runtime.cycles.append(total)
             for phase in PHASES:
                 runtime.phases[phase].append(times[phase])
+            for phase, (user, system) in self.cycle_cpu.items():
+                runtime.cpu_phases[phase].append(user + system)
+            runtime.cpu.append(sum(u + s for u, s in self.cycle_cpu.values()))
+            runtime.cpu_user.append(sum(u for u, _ in self.cycle_cpu.values()))
+            runtime.cpu_sys.append(sum(s for _, s in self.cycle_cpu.values()))
 
     def wrapper_cost(self):
         """Alternates `bench/crun-hybrid.sh` exec'ing /bin/true with a plain /bin/true, both spawned as above."""
@@ -321,6 +337,18 @@ class Bench:
             medians[runtime.name] = median
             phases = "".join(f"{summary(runtime.phases[p])[0]:8.2f}" for p in PHASES)
             print(f"{runtime.name:22}{median:8.2f}{p10:8.2f}{p90:8.2f}   | {'':14}{phases}")
+        print()
+        header = (f"{'CPU ms per cycle':22}{'median':>8}{'p10':>8}{'p90':>8}   | {'user':>6}{'sys':>7} | "
+                  f"phase medians:{'create':>8}{'start':>8}{'delete':>8}")
+        print(header)
+        print("-" * len(header))
+        for runtime in self.runtimes:
+            median, p10, p90 = summary(runtime.cpu)
+            user, system = summary(runtime.cpu_user)[0], summary(runtime.cpu_sys)[0]
+            phases = "".join(f"{summary(runtime.cpu_phases[p])[0]:8.2f}" for p in ("create", "start", "delete"))
+            print(f"{runtime.name:22}{median:8.2f}{p10:8.2f}{p90:8.2f}   | {user:6.2f}{system:7.2f} | {'':14}{phases}")
+        print("(user+sys CPU of each command and of the children it waited for, from wait4; "
+              "not the container's own process)")
         net = None
         if self.wrapper:
             wrapped, plain, wrapper_rss, true_rss = self.wrapper
@@ -403,6 +431,7 @@ def main():
     def interrupt(*_):
         raise KeyboardInterrupt()
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)     # also when started in the background, where SIGINT is ignored
     try:
         bench.prepare()
         bench.run()
