@@ -3,7 +3,7 @@
 kind of bad input (hostile tar paths, corrupted or missing blobs, unknown media types).
 
 Usage: make-crafted-image.py OUT.tar KIND [OUTSIDE_DIR]
-KIND: zstd (one zstd-compressed layer; needs the zstd command) | multiarch (an index of linux/amd64 and linux/arm64 images, each with /arch naming it) | whiteouts | dotdot | absolute | symlink-escape | symlink-relative | hardlink-escape | whiteout-escape | whiteout-dotdot |
+KIND: many-layers (60 layers, layer-N files, the last whites out layer-0) | zstd (one zstd-compressed layer; needs the zstd command) | multiarch (an index of linux/amd64 and linux/arm64 images, each with /arch naming it) | whiteouts | dotdot | absolute | symlink-escape | symlink-relative | hardlink-escape | whiteout-escape | whiteout-dotdot |
       corrupt-blob | missing-blob | unknown-media-type | overlay-xattr
 """
 import gzip
@@ -127,6 +127,9 @@ def main():
     else:
         layers.append(layer([("hello", "file", {"data": b"hello"})]))
 
+    if kind == "many-layers":
+        layers = [layer([("layer-%d" % i, "file", {"data": b"%d" % i})]) for i in range(59)]
+        layers.append(layer([("layer-59", "file", {"data": b"59"}), (".wh.layer-0", "file")]))
     if kind == "zstd":
         plain, _ = layer([("hello", "file", {"data": b"zstd layer"})])
         layers = [(plain, subprocess.run(["zstd", "-q", "-c"], input=plain, stdout=subprocess.PIPE, check=True).stdout)]

@@ -92,13 +92,7 @@ public struct ImageBundle: Sendable {
             try Files.makeDirectories(upper, mode: 0o755)
             try Files.makeDirectories(work, mode: 0o700)
         }
-        let options = "lowerdir=\(lowers.joined(separator: ":")),upperdir=\(upper),workdir=\(work)"
-        guard options.utf8.count < 4000 else {
-            throw ImageError("mount overlay", rootfs, "too many layers for one mount's options (\(diffIDs.count))")
-        }
-        try sys { () throws(SystemError) in
-            try Mounts.mount(source: "overlay", target: rootfs, type: "overlay", flags: [], data: options)
-        }
+        try OverlayMount.mount(lowers: lowers, upper: upper, work: work, target: rootfs)
     }
 
     /// The fallback: every layer applied in order onto a plain directory, whiteouts deleting.

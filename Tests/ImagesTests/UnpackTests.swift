@@ -39,6 +39,20 @@ import Testing
         #expect(mountsBelow(work.path).isEmpty)
     }
 
+    /// 60 lower directories do not fit one mount(2)'s options; they are added one by one with fsconfig.
+    @Test(arguments: [ImageBundle.RootfsMode.overlay, .copy])
+    func manyLayers(mode: ImageBundle.RootfsMode) async throws {
+        let work = TemporaryDirectory()
+        let store = try ImageStore(root: work.file("root"))
+        let record = try await store.load(archive: try craftedImage("many-layers", in: work))[0]
+        #expect(record.manifest.layers.count == 60)
+        let bundle = try ImageBundle.create(store: store, image: "crafted/many-layers", bundle: work.file("bundle"), mode: mode)
+        #expect(tree(bundle.rootfs) == (1..<60).map { "layer-\($0)" }.sorted())
+        #expect(try String(contentsOfFile: bundle.rootfs + "/layer-42", encoding: .utf8) == "42")
+        try ImageBundle.remove(store: store, bundle: bundle.path)
+        #expect(mountsBelow(work.path).isEmpty)
+    }
+
     @Test func overlaySnapshotsUseOverlayWhiteoutForm() async throws {
         let work = TemporaryDirectory()
         let store = try ImageStore(root: work.file("root"))
