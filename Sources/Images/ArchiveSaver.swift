@@ -51,7 +51,7 @@ struct ArchiveSaver {
             let blobs = [image.manifestDigest, image.configDigest] + image.manifest.layers.compactMap { Digest($0.digest) }
             for blob in blobs where !written.contains(blob) {
                 written.insert(blob)
-                try addFile(store.content.path(blob), name: "blobs/sha256/\(blob.encoded)", to: archive)
+                try addFile(store.content.path(blob), name: "blobs/sha256/\(blob.encoded)", expected: blob, to: archive)
             }
         }
         let index = ImageIndex(mediaType: MediaType.ociIndex, manifests: manifests)
@@ -72,7 +72,8 @@ struct ArchiveSaver {
         for image in images {
             let configName = image.configDigest.encoded + ".json"
             if written.insert(configName).inserted {
-                try addFile(store.content.path(image.configDigest), name: configName, to: archive)
+                try addFile(store.content.path(image.configDigest), name: configName, expected: image.configDigest,
+                            to: archive)
             }
             var layers: [String] = []
             for (layer, diffID) in zip(image.manifest.layers, image.diffIDs) {
@@ -83,11 +84,11 @@ struct ArchiveSaver {
                     throw ImageError("save", layer.digest, "unsupported layer media type \(layer.mediaType)")
                 }
                 if compression == .none {
-                    try addFile(store.content.path(digest), name: name, to: archive)
+                    try addFile(store.content.path(digest), name: name, expected: digest, to: archive)
                 } else {
                     let plain = try decompress(store.content.path(digest), compression: compression)
                     defer { unlink(plain) }
-                    try addFile(plain, name: name, to: archive)
+                    try addFile(plain, name: name, expected: diffID, to: archive)
                 }
             }
             entries.append(DockerEntry(Config: configName, RepoTags: image.reference.map { [$0.familiarTag] } ?? [],
@@ -131,7 +132,10 @@ struct ArchiveSaver {
         if n < 0 { throw ImageError("save", name, ArchiveError.message(archive)) }
     }
 
-    private func addFile(_ path: String, name: String, to archive: OpaquePointer) throws(ImageError) {
+    /// Copies a file into the archive, hashing it: a blob that no longer matches its digest (or a layer its
+    /// diffID) fails the save instead of being exported.
+    private func addFile(_ path: String, name: String, expected: Digest?, to archive: OpaquePointer) throws(ImageError) {
+        let hasher = SHA256()
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw ImageError("open", path, SystemErrorText.current) }
         defer { close(fd) }
@@ -147,8 +151,12 @@ struct ArchiveSaver {
                 if errno == EINTR { continue }
                 throw ImageError("read", path, SystemErrorText.current)
             }
-            if n == 0 { return }
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(start: buffer, count: n))
             if archive_write_data(archive, buffer, n) < 0 { throw ImageError("save", name, ArchiveError.message(archive)) }
+        }
+        if let expected, hasher.finishHex() != expected.encoded {
+            throw ImageError("save", expected.description, "stored content does not match its digest (corrupted store)")
         }
     }
 

@@ -49,6 +49,22 @@ import Testing
         await expectFailure("does not match its digest") { _ = try store.resolve("crafted/whiteouts") }
     }
 
+    @Test(arguments: ["docker-archive", "oci-archive"])
+    func saveRefusesACorruptedLayer(format: String) async throws {
+        let work = TemporaryDirectory()
+        let store = try ImageStore(root: work.file("root"))
+        let record = try await store.load(archive: try craftedImage("whiteouts", in: work))[0]
+        let layer = store.content.path(try #require(Digest(record.manifest.layers[0].digest)))
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: layer))
+        bytes[bytes.count / 2] ^= 0xff
+        try bytes.write(to: URL(fileURLWithPath: layer))
+        await expectFailure(format == "oci-archive" ? "corrupted store" : "save") {
+            try store.save(["crafted/whiteouts"], format: format, path: work.file("out.tar"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: work.file("out.tar")))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work.path).filter { $0.hasPrefix("out.tar") }.isEmpty)
+    }
+
     @Test func unknownImage() throws {
         let work = TemporaryDirectory()
         let store = try ImageStore(root: work.file("root"))
