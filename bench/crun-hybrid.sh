@@ -15,5 +15,8 @@ if [ "${BERTH_CRUN_HYBRID_NS:-}" != 1 ]; then
 fi
 unset BERTH_CRUN_HYBRID_NS
 controllers=/sys/fs/cgroup/unified/cgroup.controllers
-[ -e "$controllers" ] && mount --bind /dev/null "$controllers"
+if [ -e "$controllers" ]; then
+    # busybox's mount (static) starts in half the time of util-linux's.
+    if [ -x /bin/busybox ]; then /bin/busybox mount -o bind /dev/null "$controllers"; else mount --bind /dev/null "$controllers"; fi
+fi
 exec "${CRUN:-crun}" "$@"

@@ -337,6 +337,12 @@ class Bench:
             medians[runtime.name] = median
             phases = "".join(f"{summary(runtime.phases[p])[0]:8.2f}" for p in PHASES)
             print(f"{runtime.name:22}{median:8.2f}{p10:8.2f}{p90:8.2f}   | {'':14}{phases}")
+        net = None                              # the crun wrapper's cost per create, ms
+        if self.wrapper:
+            net = summary(self.wrapper[0])[0] - summary(self.wrapper[1])[0]
+            c_median, c_p10, c_p90 = summary(next(r for r in self.runtimes if r.name == "crun").cycles)
+            print(f"{'crun minus wrapper':22}{c_median - net:8.2f}{c_p10 - net:8.2f}{c_p90 - net:8.2f}   | "
+                  f"(the wrapper's cost, below, taken off)")
         print()
         header = (f"{'CPU ms per cycle':22}{'median':>8}{'p10':>8}{'p90':>8}   | {'user':>6}{'sys':>7} | "
                   f"phase medians:{'create':>8}{'start':>8}{'delete':>8}")
@@ -347,19 +353,14 @@ class Bench:
             user, system = summary(runtime.cpu_user)[0], summary(runtime.cpu_sys)[0]
             phases = "".join(f"{summary(runtime.cpu_phases[p])[0]:8.2f}" for p in ("create", "start", "delete"))
             print(f"{runtime.name:22}{median:8.2f}{p10:8.2f}{p90:8.2f}   | {user:6.2f}{system:7.2f} | {'':14}{phases}")
-        print("(user+sys CPU of each command and of the children it waited for, from wait4; "
-              "not the container's own process)")
-        net = None
+        print("(user+sys CPU of each command and of the children it waited for, from wait4, not of the container's own "
+              "process; the total is exact, the user/sys split is the kernel's tick-based estimate)")
         if self.wrapper:
             wrapped, plain, wrapper_rss, true_rss = self.wrapper
             w_median, w_p10, w_p90 = summary(wrapped)
             t_median, t_p10, t_p90 = summary(plain)
-            net = w_median - t_median
-            crun = next(r for r in self.runtimes if r.name == "crun")
-            c_median, c_p10, c_p90 = summary(crun.cycles)
-            print(f"{'crun minus wrapper':22}{c_median - net:8.2f}{c_p10 - net:8.2f}{c_p90 - net:8.2f}   |")
             print()
-            print(f"crun wrapper ({os.path.relpath(WRAPPER, REPO)}: sh + unshare -m + sh + mount --bind + exec), "
+            print(f"crun wrapper ({os.path.relpath(WRAPPER, REPO)}: sh, unshare -m, sh, mount --bind, exec), "
                   f"timed alone exec'ing /bin/true, {n} runs alternating with a plain /bin/true:")
             print(f"  wrapper + /bin/true  median {w_median:6.2f}  p10 {w_p10:6.2f}  p90 {w_p90:6.2f} ms")
             print(f"  plain /bin/true      median {t_median:6.2f}  p10 {t_p10:6.2f}  p90 {t_p90:6.2f} ms   (the harness's cost of one spawn)")
