@@ -20,7 +20,13 @@ public enum RuntimeConfigBuilder {
         var env = execution.Env ?? []
         if !env.contains(where: { $0.hasPrefix("PATH=") }) { env.insert(defaultPath, at: 0) }
         if terminal && !env.contains(where: { $0.hasPrefix("TERM=") }) { env.append("TERM=xterm") }
-        let user = try resolveUser(execution.User ?? "", rootfs: rootfs)
+        var user = try resolveUser(execution.User ?? "", rootfs: rootfs)
+        let account = passwdEntry(uid: user.uid, rootfs: rootfs)
+        if let name = account?.name {
+            let groups = supplementaryGroups(of: name, primary: user.gid, rootfs: rootfs)
+            if !groups.isEmpty { user.additionalGids = groups }
+        }
+        if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=" + (account?.home ?? "/")) }
         var process = Spec.Process(user: user, args: args, env: env,
                                    cwd: (execution.WorkingDir?.isEmpty ?? true) ? "/" : execution.WorkingDir ?? "/")
         process.terminal = terminal
@@ -93,6 +99,25 @@ public enum RuntimeConfigBuilder {
             }
         }
         return Spec.User(uid: uid, gid: gid)
+    }
+
+    /// The name and home directory of `uid` in the image's /etc/passwd.
+    static func passwdEntry(uid: UInt32, rootfs: String) -> (name: String, home: String)? {
+        let passwd = (try? Files.read(rootfs + "/etc/passwd")) ?? ""
+        guard let entry = lookup(passwd, field: 2, equals: String(uid)), entry.count >= 6 else { return nil }
+        return (entry[0], entry[5].isEmpty ? "/" : entry[5])
+    }
+
+    /// The groups of /etc/group that list `user` as a member, as docker adds them.
+    static func supplementaryGroups(of user: String, primary: UInt32, rootfs: String) -> [UInt32] {
+        let group = (try? Files.read(rootfs + "/etc/group")) ?? ""
+        var out: [UInt32] = []
+        for line in group.split(separator: "\n") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count >= 4, let gid = UInt32(fields[2]), gid != primary else { continue }
+            if fields[3].split(separator: ",").contains(where: { $0 == user }) && !out.contains(gid) { out.append(gid) }
+        }
+        return out
     }
 
     private static func lookup(_ file: String, field: Int, equals value: String) -> [String]? {

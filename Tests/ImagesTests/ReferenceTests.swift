@@ -68,7 +68,7 @@ import Testing
         let root = TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: root.file("etc"), withIntermediateDirectories: true)
         try "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n".write(toFile: root.file("etc/passwd"), atomically: true, encoding: .utf8)
-        try "root:x:0:\nstaff:x:50:\n".write(toFile: root.file("etc/group"), atomically: true, encoding: .utf8)
+        try "root:x:0:\nstaff:x:50:\nwheel:x:10:root,app\naudio:x:29:app\n".write(toFile: root.file("etc/group"), atomically: true, encoding: .utf8)
         var execution = ImageConfig.Execution(Env: ["A=1"], Entrypoint: ["/entry"], Cmd: ["arg"], WorkingDir: "/work",
                                               User: "app:staff")
         execution.ExposedPorts = ["80/tcp": EmptyObject(), "53/udp": EmptyObject()]
@@ -80,6 +80,8 @@ import Testing
         #expect(spec.process?.cwd == "/work")
         #expect(spec.process?.user.uid == 1000 && spec.process?.user.gid == 50)
         #expect(spec.process?.env?.contains("A=1") == true)
+        #expect(spec.process?.env?.contains("HOME=/home/app") == true)
+        #expect(spec.process?.user.additionalGids == [10, 29])
         #expect(spec.process?.env?.contains { $0.hasPrefix("PATH=") } == true)
         #expect(spec.annotations?["l"] == "v")
         #expect(spec.annotations?["org.opencontainers.image.exposedPorts"] == "53/udp,80/tcp")
