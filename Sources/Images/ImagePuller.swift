@@ -138,9 +138,14 @@ struct ImagePuller {
         if !quiet { events(.layerStarted(digest, size: size)) }
         let counter = ByteCounter()
         let events = self.events
-        try await client.download(repository: reference.repository, digest: digest, into: writer) { bytes in
-            let received = counter.add(bytes)
-            if !quiet { events(.layerProgress(digest, received: received, size: size)) }
+        do {
+            try await client.download(repository: reference.repository, digest: digest, into: writer) { bytes in
+                let received = counter.add(bytes)
+                if !quiet { events(.layerProgress(digest, received: received, size: size)) }
+            }
+        } catch {
+            writer.abort()   // now: the URLSession may hold the delegate (and so the writer) a while longer
+            throw error
         }
         let result = try writer.commit()
         if result.created { transaction.added(blob: digest) }

@@ -116,6 +116,23 @@ import Testing
         #expect(StoreSnapshot(store) == before)
     }
 
+    @Test(arguments: [
+        ("unknown-media-type", "unsupported layer media type application/vnd.example.unknown.layer"),
+        ("corrupt-blob", "digest mismatch"),
+        ("missing-blob", "404 Not Found: BLOB_UNKNOWN"),
+    ])
+    func badImagesInARegistry(kind: String, message: String) async throws {
+        let work = TemporaryDirectory()
+        let layout = work.file("layout")
+        try FileManager.default.createDirectory(atPath: layout, withIntermediateDirectories: true)
+        try run("tar", ["-C", layout, "-xf", try craftedImage(kind, in: work)])
+        let registry = try FakeRegistry(mode: "token", layout: layout)
+        let store = try ImageStore(root: work.file("root"))
+        let before = StoreSnapshot(store)
+        await expectFailure(message) { _ = try await store.pull("\(registry.host)/crafted/\(kind):latest") }
+        #expect(StoreSnapshot(store) == before)
+    }
+
     @Test func connectionRefused() async throws {
         let root = TemporaryDirectory()
         let store = try ImageStore(root: root.path)
