@@ -11,6 +11,7 @@ MODE:
   500       every request 500.
   hang      accepts connections and never answers.
   badblob   serves the manifest, but every blob with one byte changed.
+  flaky     the first request for each blob answers 503, the next ones serve it.
 Prints "ready" on stdout once listening. Manifests are served by tag from index.json (ref.name) or by digest.
 """
 import base64
@@ -26,6 +27,8 @@ signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 PORT, MODE, LAYOUT = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 CREDENTIALS = sys.argv[4] if len(sys.argv) > 4 else None
 TOKEN = "berth-test-token"
+FAILED_ONCE = set()
+LOCK = threading.Lock()
 
 
 def blob(digest):
@@ -111,6 +114,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown")
             return self.send(200, data, {"Content-Type": media_type})
         if len(parts) >= 5 and parts[-2] == "blobs":
+            if MODE == "flaky":
+                with LOCK:
+                    first = parts[-1] not in FAILED_ONCE
+                    FAILED_ONCE.add(parts[-1])
+                if first:
+                    return self.error(503, "UNAVAILABLE", "try again")
             try:
                 data = blob(parts[-1])
             except OSError:

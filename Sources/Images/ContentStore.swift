@@ -86,7 +86,7 @@ final class BlobWriter {
     let expectedSize: Int64?
     let temporaryPath: String
     private var fd: Int32
-    private let hasher = SHA256()
+    private var hasher = SHA256()
     private(set) var written: Int64 = 0
     private var finished = false
 
@@ -126,6 +126,16 @@ final class BlobWriter {
             do throws(ImageError) { try write(buffer) } catch { failure = error }
         }
         if let failure { throw failure }
+    }
+
+    /// Starts the blob over (a download that is retried from the beginning).
+    func reset() throws(ImageError) {
+        guard fd >= 0 else { throw ImageError("write blob", temporaryPath, "writer already closed") }
+        if ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0 {
+            throw ImageError("truncate", temporaryPath, SystemErrorText.current)
+        }
+        hasher = SHA256()
+        written = 0
     }
 
     /// Verifies and moves the blob into place. A blob that is already stored is left as it is.

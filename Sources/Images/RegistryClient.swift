@@ -171,6 +171,7 @@ final class RegistryClient: @unchecked Sendable {
                   progress: @escaping @Sendable (Int64) -> Void) async throws {
         let scope = RegistryClient.scope(repository)
         var retried = false
+        var attempt = 1
         while true {
             let request = try makeRequest("\(repository)/blobs/\(digest)", scope: scope, accept: [])
             let delegate = BlobStreamDelegate(writer: writer, credentials: credentials, progress: progress)
@@ -188,12 +189,37 @@ final class RegistryClient: @unchecked Sendable {
                     try await answer(challenge: response.value(forHTTPHeaderField: "WWW-Authenticate"), scope: scope)
                     continue
                 }
+                if response.statusCode >= 500 && attempt < RegistryClient.blobAttempts {
+                    try await startOver(writer, attempt: &attempt)
+                    continue
+                }
                 throw failure("pull blob", digest.description, response, body)
             case .failed(let error):
                 if let error = error as? ImageError { throw error }
+                if RegistryClient.isTransient(error) && attempt < RegistryClient.blobAttempts {
+                    try await startOver(writer, attempt: &attempt)
+                    continue
+                }
                 throw describe(error)
             }
         }
+    }
+}
+
+extension RegistryClient {
+    /// A blob download that fails with a 5xx or a dropped connection is tried again from the start, up to 3 times.
+    static let blobAttempts = 3
+
+    static func isTransient(_ error: any Error) -> Bool {
+        guard let error = error as? URLError else { return false }
+        return [.networkConnectionLost, .cannotConnectToHost, .notConnectedToInternet, .badServerResponse]
+            .contains(error.code)
+    }
+
+    func startOver(_ writer: BlobWriter, attempt: inout Int) async throws {
+        try writer.reset()
+        try await Task.sleep(nanoseconds: UInt64(attempt) * 300_000_000)
+        attempt += 1
     }
 }
 

@@ -133,6 +133,16 @@ import Testing
         #expect(StoreSnapshot(store) == before)
     }
 
+    @Test func retriesABlobAfterA503() async throws {
+        let fixture = try BusyboxFixture()
+        let registry = try FakeRegistry(mode: "flaky", layout: fixture.layout)
+        let root = TemporaryDirectory()
+        let store = try ImageStore(root: root.path)
+        let record = try await store.pull("\(registry.host)/x/busybox:busybox")
+        #expect(store.snapshots.has(record.diffIDs[0]))
+        #expect(StoreSnapshot(store).ingest.isEmpty)
+    }
+
     @Test func connectionRefused() async throws {
         let root = TemporaryDirectory()
         let store = try ImageStore(root: root.path)
