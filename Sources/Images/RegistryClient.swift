@@ -190,14 +190,14 @@ final class RegistryClient: @unchecked Sendable {
                     continue
                 }
                 if response.statusCode >= 500 && attempt < RegistryClient.blobAttempts {
-                    try await startOver(writer, attempt: &attempt)
+                    try await startOver(writer, attempt: &attempt, progress: progress)
                     continue
                 }
                 throw failure("pull blob", digest.description, response, body)
             case .failed(let error):
                 if let error = error as? ImageError { throw error }
                 if RegistryClient.isTransient(error) && attempt < RegistryClient.blobAttempts {
-                    try await startOver(writer, attempt: &attempt)
+                    try await startOver(writer, attempt: &attempt, progress: progress)
                     continue
                 }
                 throw describe(error)
@@ -216,7 +216,8 @@ extension RegistryClient {
             .contains(error.code)
     }
 
-    func startOver(_ writer: BlobWriter, attempt: inout Int) async throws {
+    func startOver(_ writer: BlobWriter, attempt: inout Int, progress: @Sendable (Int64) -> Void) async throws {
+        progress(-writer.written)   // the progress display counts down what is thrown away
         try writer.reset()
         try await Task.sleep(nanoseconds: UInt64(attempt) * 300_000_000)
         attempt += 1
