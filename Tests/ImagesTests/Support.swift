@@ -45,10 +45,9 @@ struct CommandResult {
     var output: String
 }
 
-/// Runs a program to completion, capturing stdout and stderr together (through a file).
-///
-/// posix_spawn and a blocking waitpid rather than Foundation's Process: Process learns of a child's exit on a
-/// dispatch queue, and with two cores the test runner's threads can all be blocked waiting, so it never does.
+/// Runs a program to completion, capturing stdout and stderr together (through a file, which nothing another
+/// test starts meanwhile can hold open, as it could a pipe). posix_spawn and waitpid keep it independent of
+/// Foundation's Process machinery.
 @discardableResult
 func run(_ program: String, _ arguments: [String], allowFailure: Bool = false) throws -> CommandResult {
     let output = TemporaryDirectory("berth-run")
