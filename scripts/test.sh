@@ -15,9 +15,14 @@ echo "== host suites ($(stat -fc %T /sys/fs/cgroup) at /sys/fs/cgroup)"
 swift test --skip-build || failed=1
 ./scripts/clean-test-leftovers.sh .build/debug/berth-runtime
 
+echo "== the cgroup tour (docs/cgroup-tour.md), as written, on this host"
+./scripts/cgroup-tour.sh > /tmp/berth-tour.log 2>&1 && echo "tour: ok" || { echo "tour: FAILED"; tail -20 /tmp/berth-tour.log; failed=1; }
+
 if [ "${BERTH_SKIP_V2:-}" != 1 ]; then
-    echo "== cgroup v2 kernel: CgroupsTests and RuntimeTests"
+    echo "== cgroup v2 kernel: CgroupsTests and RuntimeTests, then the tour"
     ./scripts/cgroup-v2-run.sh --filter 'CgroupsTests|RuntimeTests' || failed=1
+    ./scripts/cgroup-v2-run.sh -- ./scripts/cgroup-tour.sh > /tmp/berth-tour-v2.log 2>&1 && echo "tour on v2: ok" \
+        || { echo "tour on v2: FAILED"; tail -20 /tmp/berth-tour-v2.log; failed=1; }
 fi
 
 if [ -x tests/drivers/run.sh ] && [ "${BERTH_SKIP_DRIVERS:-}" != 1 ]; then
