@@ -163,12 +163,15 @@ EOF
     check "podman exec: output and exit code" check_pm_exec
     check "podman exec -i: stdin" check_pm_exec_i
     check "podman exec -t" check_pm_exec_t
+    check "podman exec --user -w -e" check_pm_exec_opts
+    check "podman exec -d" check_pm_exec_d
     check "podman logs" check_pm_logs
     check "podman top" check_pm_top
     check "podman pause / unpause" check_pm_pause
     check "podman kill -s TERM: trap runs, exit code" check_pm_kill
     check "podman stop: SIGTERM handled" check_pm_stop
     check "podman stop -t 2: SIGTERM ignored, SIGKILL after timeout" check_pm_stop_kill
+    check "podman update --cpus --memory (runtime update)" check_pm_update
     check "podman start: an exited container again" check_pm_restart
     check "podman rm -f: running container" check_pm_rmf
     check "podman run --memory --pids-limit --cpus: cgroup limits" check_pm_limits
@@ -177,6 +180,13 @@ EOF
     check "podman run --read-only (tmpfs /tmp still writable)" check_pm_readonly
     check "podman run -v bind mount, read and write" check_pm_volume
     check "podman run -e -w --hostname" check_pm_env
+    check "podman run --init (catatonit as pid 1)" check_pm_init
+    check "podman run --privileged" check_pm_privileged
+    check "podman run --device /dev/fuse" check_pm_device
+    check "podman run --pid host --uts host" check_pm_hostns
+    check "podman run --tmpfs size=, --shm-size" check_pm_tmpfs
+    check "podman run --sysctl" check_pm_sysctl
+    check "podman run --uidmap/--gidmap (user namespace)" check_pm_userns
     check "podman run --network none: only lo, and lo is up" check_pm_net_none
     check "podman run (default network, netavark): eth0 addressed, lo up" check_pm_net_default
     check "podman: no berth state or cgroup left after rm" check_pm_gone
@@ -246,6 +256,24 @@ check_pm_stop_kill() {
     eq "$(pm inspect -f '{{.State.Status}} {{.State.ExitCode}}' bd-stubborn)" "exited 137" || return 1
     [ $((t1 - t0)) -ge 1900 ] && [ $((t1 - t0)) -lt 8000 ] || { echo "stop took $((t1 - t0)) ms"; return 1; }
 }
+check_pm_exec_opts() {
+    out=$(pb exec --user 65534 -w /tmp -e FOO=bar bd-main sh -c 'echo $(id -u) $(pwd) $FOO' 2>&1)
+    eq "$out" "65534 /tmp bar"
+}
+check_pm_exec_d() {
+    pb exec -d bd-main sh -c 'echo detached > /tmp/exec-d' >/dev/null || return 1
+    for _ in $(seq 1 30); do [ "$(pb exec bd-main cat /tmp/exec-d 2>/dev/null)" = detached ] && return 0; sleep 0.1; done
+    echo "detached exec did not run"; return 1
+}
+check_pm_update() {
+    pb run -d --name bd-upd --memory 64m "$IMG" sleep 600 >/dev/null || return 1
+    pb update --cpus 0.25 --memory 48m bd-upd >/dev/null || { r=1; }
+    out=$(pb exec bd-upd sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null ||
+        cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max' 2>&1)
+    pb rm -f -t 0 bd-upd >/dev/null
+    [ -z "${r:-}" ] || return 1
+    eq "$(echo $out)" "50331648 25000" || eq "$(echo $out)" "50331648 25000 100000"
+}
 check_pm_restart() {
     pb start bd-main >/dev/null || return 1
     sleep 0.3
@@ -291,6 +319,35 @@ check_pm_volume() {
 check_pm_env() {
     out=$(pb run --rm -e FOO=bar -w /tmp --hostname bdhost "$IMG" sh -c 'echo $FOO $(pwd) $(hostname)' 2>&1)
     eq "$out" "bar /tmp bdhost"
+}
+check_pm_init() {
+    out=$(pb run --rm --init "$IMG" sh -c 'tr "\0" " " </proc/1/cmdline; echo; echo pid $$' 2>&1)
+    has "$out" '^/run/podman-init -- sh' && ! has "$out" '^pid 1$' >/dev/null
+}
+check_pm_privileged() {
+    want=$(awk '/^CapBnd/ { print $2 }' /proc/self/status)
+    out=$(pb run --rm --privileged "$IMG" sh -c 'grep ^CapEff /proc/self/status; [ -e /dev/loop-control ] && echo host-devices; mount | grep " /sys " | grep -q "(rw" && echo sys-rw' 2>&1)
+    has "$out" "CapEff:.$want" && has "$out" '^host-devices$' && has "$out" '^sys-rw$'
+}
+check_pm_device() {
+    out=$(pb run --rm --device /dev/fuse "$IMG" sh -c 'ls -l /dev/fuse && head -c0 /dev/fuse 2>&1 | head -1; echo rc=$?' 2>&1)
+    has "$out" '^crw.* 10, *229 .*/dev/fuse' && ! has "$out" 'Operation not permitted' >/dev/null
+}
+check_pm_hostns() {
+    out=$(pb run --rm --pid host --uts host "$IMG" sh -c 'echo $(hostname); [ -d /proc/'$$' ] && echo sees-host-pid' 2>&1)
+    has "$out" "^$(hostname)\$" && has "$out" '^sees-host-pid$'
+}
+check_pm_tmpfs() {
+    out=$(pb run --rm --tmpfs /scratch:size=1m --shm-size 8m "$IMG" sh -c 'df -k /scratch /dev/shm | tail -2' 2>&1)
+    has "$out" '^tmpfs  *1024 .*/scratch$' && has "$out" '^shm  *8192 .*/dev/shm$'
+}
+check_pm_sysctl() {
+    out=$(pb run --rm --sysctl net.ipv4.ip_forward=1 --sysctl kernel.msgmax=12345 "$IMG" sh -c 'cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax' 2>&1)
+    eq "$(echo $out)" "1 12345"
+}
+check_pm_userns() {
+    out=$(pb run --rm --uidmap 0:100000:65536 --gidmap 0:100000:65536 "$IMG" sh -c 'cat /proc/self/uid_map; id -u; stat -c %u /bin/busybox' 2>&1)
+    eq "$(echo $out)" "0 100000 65536 0 0"
 }
 check_pm_net_none() {
     out=$(pb run --rm --network none "$IMG" ip -o link 2>&1) || { echo "$out"; return 1; }
@@ -469,16 +526,20 @@ section_docker() {
     check "docker run -d, docker ps" check_dk_detach
     check "docker exec: output and exit code" check_dk_exec
     check "docker exec -i: stdin" check_dk_exec_i
+    check "docker exec -d, exec -u -w -e" check_dk_exec_opts
     check "docker logs, docker top" check_dk_logs_top
     check "docker pause / unpause" check_dk_pause
     check "docker stop: SIGTERM handled" check_dk_stop
     check "docker stop -t 1: SIGKILL after timeout" check_dk_stop_kill
+    check "docker update --memory --cpus --pids-limit (runtime update)" check_dk_update
     check "docker start: an exited container again" check_dk_restart
     check "docker kill" check_dk_kill
     check "docker rm (and rm -f running)" check_dk_rm
     check "docker run --memory --pids-limit --cpus --user --read-only -v" check_dk_options
     check "docker run --cgroup-parent RELATIVE: container sees its own cgroup" check_dk_cgroup_rel
     check "docker run --network none: lo up" check_dk_net_none
+    check "docker run --network host" check_dk_net_host
+    check "docker run --init (docker-init as pid 1)" check_dk_init
 }
 
 check_dk_info() {
@@ -534,6 +595,21 @@ check_dk_stop_kill() {
     eq "$(dk inspect -f '{{.State.Status}} {{.State.ExitCode}}' bd-stubborn)" "exited 137" || return 1
     [ $((t1 - t0)) -ge 900 ] && [ $((t1 - t0)) -lt 8000 ] || { echo "stop took $((t1 - t0)) ms"; return 1; }
 }
+check_dk_exec_opts() {
+    dk exec -d bd-main sh -c 'echo detached > /tmp/exec-d' || return 1
+    for _ in $(seq 1 30); do [ "$(dk exec bd-main cat /tmp/exec-d 2>/dev/null)" = detached ] && break; sleep 0.1; done
+    eq "$(dk exec bd-main cat /tmp/exec-d 2>&1)" detached || return 1
+    eq "$(dk exec -u 65534 -w /tmp -e FOO=bar bd-main sh -c 'echo $(id -u) $(pwd) $FOO' 2>&1)" "65534 /tmp bar"
+}
+check_dk_update() {
+    dk run --runtime berth -d --network none --name bd-upd --memory 64m "$IMG" sleep 600 >/dev/null || return 1
+    dk update --memory 48m --memory-swap 96m --cpus 0.25 --pids-limit 20 bd-upd >/dev/null || r=1
+    out=$(dk exec bd-upd sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max 2>/dev/null ||
+        cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max' 2>&1)
+    dk rm -f bd-upd >/dev/null
+    [ -z "${r:-}" ] || return 1
+    eq "$(echo $out)" "50331648 25000 20" || eq "$(echo $out)" "50331648 25000 100000 20"
+}
 check_dk_restart() {
     dk start bd-main >/dev/null || return 1
     sleep 0.3
@@ -566,6 +642,14 @@ check_dk_cgroup_rel() {
     out=$(dk run --runtime berth --rm --network none --cgroup-parent "$tag-rel" --memory 64m --pids-limit 50 "$IMG" \
         sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>&1; grep -E " /sys/fs/cgroup/(memory|pids) " /proc/self/mountinfo | cut -d" " -f4,5' 2>&1)
     has "$out" '^67108864$' && has "$out" '^50$' || return 1
+}
+check_dk_net_host() {
+    out=$(dk run --runtime berth --rm --network host "$IMG" sh -c 'hostname; ip -o link | wc -l' 2>&1)
+    has "$out" "^$(hostname)\$" && [ "$(tail -1 <<<"$out")" -eq "$(ip -o link | wc -l)" ]
+}
+check_dk_init() {
+    out=$(dk run --runtime berth --rm --network none --init "$IMG" sh -c 'tr "\0" " " </proc/1/cmdline' 2>&1)
+    has "$out" '^/sbin/docker-init -- sh'
 }
 check_dk_net_none() {
     out=$(dk run --runtime berth --rm --network none "$IMG" ip -o link 2>&1)
