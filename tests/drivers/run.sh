@@ -87,13 +87,17 @@ cleanup() {
     for id in $(cat "$T"/ids.* 2>/dev/null); do
         "$B" delete --force "$id" >/dev/null 2>&1
     done
+    # a CRI pod interrupted midway: only containers whose bundle is in our temp dir
+    "$B" --root /run/containerd/runc/k8s.io list 2>/dev/null | awk -v t="$T/" 'index($4, t) == 1 { print $1 }' |
+        while read -r id; do "$B" --root /run/containerd/runc/k8s.io delete --force "$id" >/dev/null 2>&1; done
     rm -rf "/run/containerd/runc/$tag" "/run/containerd/io.containerd.runtime.v2.task/$tag" 2>/dev/null
-    rmdir /run/containerd/runc /run/containerd/io.containerd.runtime.v2.task /run/containerd/fifo /run/containerd/s \
+    rmdir /run/containerd/runc/k8s.io /run/containerd/runc /run/containerd/io.containerd.runtime.v2.task /run/containerd/fifo /run/containerd/s \
         /run/containerd 2>/dev/null   # only if empty: ctr and the shim make these whatever the daemon's state dir
     # mounts under the temp dir, deepest first
     findmnt -rn -o TARGET 2>/dev/null | grep "^$T/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
     # cgroups made for our containers: ctr's namespace parent, dockerd's --cgroup-parent
     for d in /sys/fs/cgroup/*/"$tag" /sys/fs/cgroup/"$tag" /sys/fs/cgroup/*/"$tag-docker" /sys/fs/cgroup/"$tag-docker" \
+        /sys/fs/cgroup/*/"$tag-k8s" /sys/fs/cgroup/"$tag-k8s" \
         $(find /sys/fs/cgroup -maxdepth 5 -type d -name "$tag-rel" 2>/dev/null); do
         [ -d "$d" ] || continue
         find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
@@ -105,7 +109,7 @@ trap 'exit 130' INT TERM
 
 # ---------- packages ----------
 need=()
-for p in podman containerd docker.io busybox-static file iptables util-linux; do
+for p in podman containerd docker.io busybox-static file iptables util-linux python3-grpcio; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -378,6 +382,7 @@ ctr_() { to 60 ctr --address "$T/ctd/containerd.sock" -n "$tag" "$@"; }
 # crun: ctr run with berth-runtime as the runc binary of the io.containerd.runc.v2 shim
 crun_() { ctr_ run --runc-binary "$B" "$@"; }
 
+PAUSE=localhost/berth-pause:latest    # the pod sandbox image for CRI: busybox sleeping
 section_containerd() {
     command -v containerd >/dev/null && command -v ctr >/dev/null || { skip "containerd: not installed"; return; }
     mkdir -p "$T/ctd"
@@ -395,6 +400,9 @@ state = "$T/ctd/state"
 [plugins."io.containerd.grpc.v1.cri"]
   disable_tcp_service = true
   stream_server_address = "127.0.0.1"
+  sandbox_image = "$PAUSE"
+  # host quirk: without CAP_SYS_RESOURCE the pod sandbox's oom_score_adj -998 fails with runc too
+  restrict_oom_score_adj = true
 [plugins."io.containerd.grpc.v1.cri".containerd]
   default_runtime_name = "runc"
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
@@ -427,6 +435,31 @@ EOF
     check "ctr run --memory-limit: cgroup limit" check_ctr_memory
     check "ctr run: new network namespace has lo up" check_ctr_lo
     check "containerd CRI runtime table: berth (runc.v2 + BinaryName) loaded" check_ctr_cri
+    cri_pod
+}
+
+# A pod through the CRI plugin, as the kubelet makes it for a pod with runtimeClassName: berth (tests/drivers/cri.py)
+cri_pod() {
+    if ! /usr/bin/python3 -c 'import grpc' 2>/dev/null; then skip "CRI pod: python3-grpcio missing"; return; fi
+    if ! pm import --change 'CMD ["/bin/sleep", "2147483647"]' "$T/image/rootfs.tar" "$PAUSE" >"$log" 2>&1 ||
+        ! pm save --format docker-archive -o "$T/ctd/pause.tar" "$PAUSE" >>"$log" 2>&1 ||
+        ! to 60 ctr --address "$T/ctd/containerd.sock" -n k8s.io image import "$T/ctd/pause.tar" >>"$log" 2>&1 ||
+        ! to 60 ctr --address "$T/ctd/containerd.sock" -n k8s.io image import "$T/ctd/busybox.tar" >>"$log" 2>&1; then
+        skip "CRI pod: cannot import images into k8s.io: $(tail -1 "$log")"; return
+    fi
+    cri=(to 120 /usr/bin/python3 "$here/cri.py" "$T/ctd/containerd.sock")
+    if ! "${cri[@]}" runc "$IMG" "/$tag-k8s" >"$log" 2>&1; then
+        skip "CRI pod: the runc handler cannot run a pod here either: $(grep -m1 -A3 FAIL "$log" | tr '\n' ' ')"; return
+    fi
+    "${cri[@]}" berth "$IMG" "/$tag-k8s" "$B" >"$log" 2>&1
+    while IFS= read -r line; do
+        case $line in
+            "ok   "*) pass=$((pass + 1)); echo "$line" ;;
+            "FAIL "*) fail=$((fail + 1)); echo "$line" ;;
+            *) echo "$line" ;;
+        esac
+    done <"$log"
+    grep -q '^ok   CRI RemoveContainer' "$log" || grep -q '^FAIL' "$log" || { fail=$((fail + 1)); echo "FAIL CRI pod: cri.py: $(tail -1 "$log")"; }
 }
 
 check_ctr_run() {
