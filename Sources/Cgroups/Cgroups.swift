@@ -97,6 +97,8 @@ public enum Cgroups {
 
     /// rmdir of a cgroup and every (empty) cgroup below it, retrying briefly while tasks exit (EBUSY).
     static func removeCgroupDirectory(_ dir: String) throws(CgroupError) {
+        // The common case, a leaf with no tasks left, is one rmdir: no walk over its control files.
+        if rmdir(dir) == 0 || errno == ENOENT { return }
         guard Files.isDirectory(dir) else { return }
         if let names = try? Files.listDirectory(dir) {
             for name in names where Files.isDirectory(dir + "/" + name) {

@@ -9,7 +9,9 @@ import OCISpec
 
 /// What the runtime remembers about a container between invocations: `<root>/<id>/state.json`.
 /// Written first (with pid 0) before anything else is made, so that a `create` killed at any
-/// point leaves a record that `delete --force` can clean up from.
+/// point leaves a record that `delete --force` can clean up from. It is small on purpose: start,
+/// state, kill and delete decode it on every call; the config itself is kept verbatim in
+/// `<root>/<id>/config.json` and decoded only by exec and update.
 public struct ContainerRecord: Codable, Sendable {
     public var id: String
     public var bundle: String
@@ -19,11 +21,18 @@ public struct ContainerRecord: Codable, Sendable {
     public var initPid: Int32
     public var initStartTime: UInt64?
     public var cgroupPath: String
-    public var spec: Spec
+    public var annotations: [String: String]?
+    /// The hooks that run after create (the full config is kept beside, in `config.json`).
+    public var poststart: [Spec.Hook]?
+    public var poststop: [Spec.Hook]?
     /// Set once `create` has finished successfully.
     public var createCompleted: Bool
 
-    public var annotations: [String: String]? { spec.annotations }
+    init(id: String, bundle: String, rootfs: String, created: String, owner: String, cgroupPath: String, spec: Spec) {
+        self.id = id; self.bundle = bundle; self.rootfs = rootfs; self.created = created; self.owner = owner
+        self.initPid = 0; self.initStartTime = nil; self.cgroupPath = cgroupPath; self.annotations = spec.annotations
+        self.poststart = spec.hooks?.poststart; self.poststop = spec.hooks?.poststop; self.createCompleted = false
+    }
 }
 
 /// The runtime's state directory (`--root`, default /run/berth): one directory per container.
@@ -34,6 +43,7 @@ public struct ContainerStore: Sendable {
 
     public func directory(of id: String) -> String { root + "/" + id }
     func statePath(of id: String) -> String { directory(of: id) + "/state.json" }
+    func configPath(of id: String) -> String { directory(of: id) + "/config.json" }
     func fifoPath(of id: String) -> String { directory(of: id) + "/exec.fifo" }
 
     /// Container IDs as runc accepts them: letters, digits, `_ + - .`, not `.` or `..`, at most 255 bytes
@@ -69,6 +79,24 @@ public struct ContainerStore: Sendable {
     func save(_ record: ContainerRecord) throws(RuntimeError) {
         try step("saving state of \(record.id)") {
             try Files.replace(statePath(of: record.id), Array(try SpecJSON.encode(record)), mode: 0o600)
+        }
+    }
+
+    /// Keeps the config exactly as create read it.
+    func saveConfig(_ bytes: [UInt8], of id: String) throws(RuntimeError) {
+        try step("saving config of \(id)") { try Files.replace(configPath(of: id), bytes, mode: 0o600) }
+    }
+
+    func saveConfig(_ spec: Spec, of id: String) throws(RuntimeError) {
+        try saveConfig(try step("encoding config of \(id)") { Array(try SpecJSON.encode(spec)) }, of: id)
+    }
+
+    public func loadConfig(_ id: String) throws(RuntimeError) -> Spec {
+        try ContainerStore.validate(id: id)
+        guard exists(id) else { throw RuntimeError("container \(id)", "does not exist") }
+        let path = configPath(of: id)
+        return try step("reading config of \(id)") {
+            try SpecJSON.decode(Spec.self, from: Data(try Files.readBytes(path)), file: path)
         }
     }
 

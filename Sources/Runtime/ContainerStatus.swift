@@ -18,6 +18,6 @@ extension ContainerRecord {
     func state(in store: ContainerStore) -> ContainerState {
         let status = status(in: store)
         return ContainerState(id: id, pid: status == .stopped ? 0 : initPid, status: status, bundle: bundle,
-                              rootfs: rootfs, created: created, owner: owner, annotations: spec.annotations)
+                              rootfs: rootfs, created: created, owner: owner, annotations: annotations)
     }
 }

@@ -16,7 +16,7 @@ extension Runtime {
     public func create(id: String, bundle bundleArgument: String, options: CreateOptions) throws(RuntimeError) -> Int32 {
         try ContainerStore.validate(id: id)
         let bundle = try absoluteBundle(bundleArgument)
-        let spec = try loadSpec(bundle: bundle)
+        let (spec, configBytes) = try loadSpec(bundle: bundle)
         let rootfs = try SpecValidation(spec: spec, bundle: bundle).validate(requireProcess: true)
         let namespaces = try SpecValidation.namespaces(of: spec)
         let plan = NamespacePlan(namespaces)
@@ -30,12 +30,12 @@ extension Runtime {
 
         let cgroupPath = spec.linux?.cgroupsPath.flatMap { $0.isEmpty ? nil : $0 } ?? "/berth/\(id)"
         var record = ContainerRecord(id: id, bundle: bundle, rootfs: rootfs, created: Clock.rfc3339Now(),
-                                     owner: "root", initPid: 0, initStartTime: nil, cgroupPath: cgroupPath,
-                                     spec: spec, createCompleted: false)
+                                     owner: "root", cgroupPath: cgroupPath, spec: spec)
         try store.makeDirectory(for: id)
         var cleanup = CreateCleanup(store: store, id: id)
         do {
             try store.save(record)
+            try store.saveConfig(configBytes, of: id)
             let fifo = store.fifoPath(of: id)
             try step("creating exec fifo \(fifo)") {
                 try check("mkfifo", fifo) { mkfifo(fifo, 0o622) }
@@ -50,7 +50,7 @@ extension Runtime {
                 try manager.apply(DeviceRules.effectiveResources(spec))
             }
 
-            let pid = try launchInit(record: record, plan: plan, manager: manager, options: options, cleanup: &cleanup)
+            let pid = try launchInit(record: record, spec: spec, plan: plan, manager: manager, options: options, cleanup: &cleanup)
             record.initPid = pid
             record.initStartTime = Processes.startTime(of: pid)
             record.createCompleted = true
@@ -73,14 +73,14 @@ extension Runtime {
         return String(cString: resolved)
     }
 
-    func loadSpec(bundle: String) throws(RuntimeError) -> Spec {
+    func loadSpec(bundle: String) throws(RuntimeError) -> (Spec, [UInt8]) {
         let path = bundle + "/config.json"
         let bytes: [UInt8]
         do { bytes = try Files.readBytes(path) } catch {
             throw RuntimeError("reading \(path)", SystemError.message(error.errno))
         }
         do {
-            return try SpecJSON.decode(Spec.self, from: Data(bytes), file: "config.json")
+            return (try SpecJSON.decode(Spec.self, from: Data(bytes), file: "config.json"), bytes)
         } catch let error as SpecDecodingError {
             throw RuntimeError("config.json", error.fieldPath.isEmpty ? error.reason : "field \(error.fieldPath): \(error.reason)")
         } catch {
@@ -100,9 +100,8 @@ extension Runtime {
     }
 
     /// Clones the init into its namespaces and walks it through set-up over the sync channel.
-    private func launchInit(record: ContainerRecord, plan: NamespacePlan, manager: any CgroupManager,
+    private func launchInit(record: ContainerRecord, spec: Spec, plan: NamespacePlan, manager: any CgroupManager,
                             options: CreateOptions, cleanup: inout CreateCleanup) throws(RuntimeError) -> Int32 {
-        let spec = record.spec
         let (parentEnd, childEnd) = try step("creating sync socket") { try FileDescriptors.socketPair() }
         defer { close(parentEnd) }
         var consoleSocket: Int32 = -1
@@ -133,7 +132,7 @@ extension Runtime {
         }
         if plan.isStaged { Processes.setChildSubreaper() }
 
-        let context = InitContext(record: record, plan: plan, syncFd: childEnd, stateDirectoryFd: stateDirectoryFd,
+        let context = InitContext(record: record, spec: spec, plan: plan, syncFd: childEnd, stateDirectoryFd: stateDirectoryFd,
                                   consoleSocket: consoleSocket, options: options, cgroupMode: Cgroups.detectMode())
         let child = berth_clone(UInt(UInt32(bitPattern: plan.cloneFlags)))
         if child < 0 {

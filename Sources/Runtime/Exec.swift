@@ -28,7 +28,8 @@ extension Runtime {
         if process.terminal == true && options.consoleSocket == nil {
             throw RuntimeError("exec --tty", "a terminal needs --console-socket")
         }
-        let kinds = try SpecValidation.namespaces(of: record.spec).map(\.kind)
+        let spec = try store.loadConfig(id)
+        let kinds = try SpecValidation.namespaces(of: spec).map(\.kind)
         let initPid = record.initPid
         // Open every namespace first: if init dies half-way we fail before forking.
         var namespaceFds: [(kind: NamespaceKind, fd: Int32)] = []
@@ -64,7 +65,7 @@ extension Runtime {
             close(parentEnd)
             let joiner = ExecJoiner(namespaces: namespaceFds.filter { $0.kind != .pid && $0.kind != .time },
                                     sync: SyncChannel(fd: childEnd), consoleSocket: consoleSocket, options: options,
-                                    seccomp: record.spec.linux?.seccomp, initPid: initPid)
+                                    seccomp: spec.linux?.seccomp, initPid: initPid)
             joiner.run()
         }
         for entry in restore { _ = berth_setns(entry.fd, entry.kind.cloneFlag); close(entry.fd) }

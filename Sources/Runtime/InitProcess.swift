@@ -7,6 +7,7 @@ import OCISpec
 /// Everything the init needs, captured by the parent before clone().
 struct InitContext {
     let record: ContainerRecord
+    let spec: Spec
     let plan: NamespacePlan
     let syncFd: Int32
     /// O_PATH fd of the container's state directory, where the exec fifo is.
@@ -20,7 +21,7 @@ struct InitContext {
 /// single-threaded parent, so ordinary Swift is safe here; the uid/gid changes use raw syscalls.
 struct InitProcess {
     let context: InitContext
-    var spec: Spec { context.record.spec }
+    var spec: Spec { context.spec }
     var sync: SyncChannel { SyncChannel(fd: context.syncFd) }
 
     func run() -> Never {

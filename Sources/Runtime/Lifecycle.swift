@@ -32,7 +32,7 @@ extension Runtime {
         }
         unlink(fifo)
         let state = record.state(in: store).specState
-        Hooks.runWarning(record.spec.hooks?.poststart, kind: "poststart", state: state, warn: warn)
+        Hooks.runWarning(record.poststart, kind: "poststart", state: state, warn: warn)
     }
 
     public func state(id: String) throws(RuntimeError) -> ContainerState {
@@ -95,7 +95,7 @@ extension Runtime {
         }
         var state = record.state(in: store).specState
         state.status = .stopped
-        Hooks.runWarning(record.spec.hooks?.poststop, kind: "poststop", state: state, warn: warn)
+        Hooks.runWarning(record.poststop, kind: "poststop", state: state, warn: warn)
         try store.remove(id)
     }
 
@@ -142,16 +142,17 @@ extension Runtime {
 
     /// `update`: applies new limits and remembers them for later `state`/`update` calls.
     public func update(id: String, resources: Resources) throws(RuntimeError) {
-        var record = try store.load(id)
+        let record = try store.load(id)
         let status = record.status(in: store)
         if status == .stopped { throw RuntimeError("cannot update container \(id)", "it is stopped") }
+        var spec = try store.loadConfig(id)
         try ResourceValidation.validate(resources, field: "resources")
-        var merged = record.spec.linux?.resources ?? Resources()
+        var merged = spec.linux?.resources ?? Resources()
         merged.merge(resources)
         try step("updating cgroup \(record.cgroupPath)") { try Cgroups.manager(path: record.cgroupPath).apply(resources) }
-        if record.spec.linux == nil { record.spec.linux = Spec.Linux() }
-        record.spec.linux?.resources = merged
-        try store.save(record)
+        if spec.linux == nil { spec.linux = Spec.Linux() }
+        spec.linux?.resources = merged
+        try store.saveConfig(spec, of: id)
     }
 
     public func stats(id: String) throws(RuntimeError) -> CgroupStats {
@@ -160,6 +161,9 @@ extension Runtime {
     }
 
     public func record(id: String) throws(RuntimeError) -> ContainerRecord { try store.load(id) }
+
+    /// The config the container was created with (with later `update`s applied).
+    public func config(id: String) throws(RuntimeError) -> Spec { try store.loadConfig(id) }
 }
 
 extension Resources {

@@ -151,7 +151,6 @@ struct Commands {
         ]
         let scanned = try ArgumentScanner(arguments, flags: flags, stopAtFirstPositional: true)
         guard let id = scanned.positional.first else { throw CommandError("exec", "expects a container ID") }
-        let record = try runtime.record(id: id)
         var process: Spec.Process
         if let path = scanned.string("process") {
             let bytes = try Files.readBytes(path)
@@ -161,7 +160,7 @@ struct Commands {
                 throw CommandError("exec --process", error.description)
             }
         } else {
-            guard var base = record.spec.process else { throw CommandError("exec", "container has no process") }
+            guard var base = try runtime.config(id: id).process else { throw CommandError("exec", "container has no process") }
             base.args = Array(scanned.positional.dropFirst())
             guard !(base.args ?? []).isEmpty else { throw CommandError("exec", "expects a command to run after the container ID") }
             base.env = (base.env ?? []) + scanned.strings("env")
