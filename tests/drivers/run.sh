@@ -179,7 +179,12 @@ EOF
     check "podman start: an exited container again" check_pm_restart
     check "podman rm -f: running container" check_pm_rmf
     check "podman run --memory --pids-limit --cpus: cgroup limits" check_pm_limits
+    check "podman run --memory 16m: OOM kill, exit 137" check_pm_oom
+    check "podman run --cpuset-cpus --cpu-shares --oom-score-adj" check_pm_cpu
+    check "podman run --cgroupns private" check_pm_cgroupns
+    check "podman run: default seccomp filter; seccomp=unconfined; no-new-privileges" check_pm_seccomp
     check "podman run --user 65534:65534" check_pm_user
+    check "podman run --user 1000:1000 --group-add 27" check_pm_groups
     check "podman run --cap-drop all" check_pm_caps
     check "podman run --read-only (tmpfs /tmp still writable)" check_pm_readonly
     check "podman run -v bind mount, read and write" check_pm_volume
@@ -300,6 +305,28 @@ check_pm_limits() {
     else
         has "$out" 'memory.max 67108864' && has "$out" 'pids.max 50' && has "$out" 'cpu.max 50000 100000'
     fi
+}
+check_pm_oom() {
+    pb run --rm --memory 16m --memory-swap 16m "$IMG" sh -c 'x=$(head -c 64000000 /dev/zero | tr "\0" a); echo survived' >/dev/null 2>&1
+    eq "$?" 137
+}
+check_pm_cpu() {
+    out=$(pb run --rm --cpuset-cpus 0 --cpu-shares 512 --oom-score-adj 100 "$IMG" sh -c '
+        cat /sys/fs/cgroup/cpuset/cpuset.cpus /sys/fs/cgroup/cpu/cpu.shares 2>/dev/null || cat /sys/fs/cgroup/cpuset.cpus
+        cat /proc/self/oom_score_adj' 2>&1)
+    eq "$(echo $out)" "0 512 100" || { has "$out" '^0$' && has "$out" '^100$'; }
+}
+check_pm_cgroupns() {
+    out=$(pb run --rm --cgroupns private --pids-limit 42 "$IMG" sh -c 'cat /proc/self/cgroup; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max' 2>&1)
+    has "$out" '^[0-9]*:pids:/$' && has "$out" '^42$'
+}
+check_pm_seccomp() {
+    eq "$(pb run --rm "$IMG" grep Seccomp: /proc/self/status 2>&1)" "Seccomp:	2" &&
+        eq "$(pb run --rm --security-opt seccomp=unconfined "$IMG" grep Seccomp: /proc/self/status 2>&1)" "Seccomp:	0" &&
+        eq "$(pb run --rm --security-opt no-new-privileges "$IMG" grep NoNewPrivs /proc/self/status 2>&1)" "NoNewPrivs:	1"
+}
+check_pm_groups() {
+    eq "$(pb run --rm --user 1000:1000 --group-add 27 "$IMG" id 2>&1)" "uid=1000(1000) gid=1000(1000) groups=27,1000(1000)"
 }
 check_pm_user() {
     out=$(pb run --rm --user 65534:65534 "$IMG" id 2>&1)
