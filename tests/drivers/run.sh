@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Drives berth-runtime, unchanged, through real container engines on this host:
 #   podman --runtime PATH               (run, exec, stop, kill, pause, rm, logs, top, resources, mounts, networks)
-#   containerd: ctr run --runc-binary   (io.containerd.runc.v2 shim, BinaryName option) and the CRI runtime table
+#   containerd: ctr run --runc-binary   (io.containerd.runc.v2 shim, BinaryName option), and a pod through the CRI
+#                                       plugin with runtime_handler berth (a RuntimeClass), by tests/drivers/cri.py
 #   dockerd --add-runtime / daemon.json "runtimes"
 # Everything lives in a temp dir (engine roots, sockets, configs); daemons are started by hand and stopped at the end.
 # One line per check (ok / FAIL / skip), then "N passed, M failed"; exits non-zero if anything failed.
 # A section whose engine cannot run a container here with runc either prints "skip: reason" (a host problem, not berth's).
 # Usage (as root): tests/drivers/run.sh [BERTH_RUNTIME]     default .build/debug/berth-runtime
+# Given runc (tests/drivers/run.sh /usr/sbin/runc) every check passes: a failure with berth-runtime is a difference.
 set -u
 export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
