@@ -23,6 +23,20 @@ pid_t berth_clone(unsigned long flags) {
     return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
+pid_t berth_clone3(uint64_t flags, int cgroup_fd) {
+    struct {
+        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+    } args;
+    memset(&args, 0, sizeof(args));
+    args.flags = flags;
+    args.exit_signal = SIGCHLD;
+    if (cgroup_fd >= 0) {
+        args.flags |= 0x200000000ULL; /* CLONE_INTO_CGROUP */
+        args.cgroup = (uint64_t)cgroup_fd;
+    }
+    return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
 int berth_unshare(int flags) { return unshare(flags); }
 int berth_setns(int fd, int nstype) { return setns(fd, nstype); }
 int berth_pivot_root(const char *new_root, const char *put_old) {

@@ -45,3 +45,25 @@ public protocol CgroupManager: Sendable {
     /// Whether the cgroup exists in any hierarchy.
     func exists() -> Bool
 }
+
+/// Joining a cgroup without the kernel's global migration lock. Moving a task by pid (cgroup.procs,
+/// or another task's id in `tasks`) takes cgroup_threadgroup_rwsem for writing, which waits for an
+/// RCU grace period (5-15 ms). Two ways avoid it: a single-threaded task writing "0" (itself) to a v1
+/// `tasks` file, and clone3(CLONE_INTO_CGROUP) for the cgroup2 tree.
+public protocol FastCgroupJoin {
+    /// The cgroup2 directory a new child can be cloned into, if there is one.
+    var unifiedDirectory: String? { get }
+    /// The v1 `tasks` files a single-threaded process writes "0" to, to join by itself.
+    var selfJoinTaskFiles: [String] { get }
+}
+
+extension CgroupV1Manager: FastCgroupJoin {
+    public var selfJoinTaskFiles: [String] {
+        placements.filter { $0.mount.version == 1 }.map { $0.directory + "/tasks" }
+    }
+}
+
+extension CgroupV2Manager: FastCgroupJoin {
+    public var unifiedDirectory: String? { directory }
+    public var selfJoinTaskFiles: [String] { [] }
+}

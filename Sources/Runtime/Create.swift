@@ -132,9 +132,25 @@ extension Runtime {
         }
         if plan.isStaged { Processes.setChildSubreaper() }
 
+        // Joining the cgroup without the global migration lock where we can (see FastCgroupJoin): the
+        // child is cloned into the cgroup2 cgroup and writes "0" to the v1 `tasks` files itself. Not
+        // in a new user namespace, whose root may not write the host's cgroup files.
+        let fastJoin = plan.isStaged || plan.new.contains(.user) ? nil : manager as? any FastCgroupJoin
+        var unifiedFd: Int32 = -1
+        if let directory = fastJoin?.unifiedDirectory { unifiedFd = open(directory, 0o10000000 | O_DIRECTORY | O_CLOEXEC) }
+        defer { if unifiedFd >= 0 { close(unifiedFd) } }
         let context = InitContext(record: record, spec: spec, plan: plan, syncFd: childEnd, stateDirectoryFd: stateDirectoryFd,
-                                  consoleSocket: consoleSocket, options: options, cgroupMode: Cgroups.detectMode())
-        let child = berth_clone(UInt(UInt32(bitPattern: plan.cloneFlags)))
+                                  consoleSocket: consoleSocket, options: options, cgroupMode: Cgroups.detectMode(),
+                                  selfJoinTaskFiles: fastJoin?.selfJoinTaskFiles ?? [])
+        var child: pid_t = -1
+        var bornInCgroup = false
+        if unifiedFd >= 0 {
+            child = berth_clone3(UInt64(UInt32(bitPattern: plan.cloneFlags)), unifiedFd)
+            bornInCgroup = child >= 0
+        }
+        if !bornInCgroup {
+            child = berth_clone(UInt(UInt32(bitPattern: plan.cloneFlags)))
+        }
         if child < 0 {
             throw RuntimeError("clone", "\(SystemError.message(errno)) (namespaces: \(plan.new.map(\.rawValue).sorted().joined(separator: ",")))")
         }
@@ -151,7 +167,9 @@ extension Runtime {
         if plan.new.contains(.user) && !plan.isStaged {
             try writeIDMappings(pid: child, spec: spec)
         }
-        try step("adding init to cgroup \(record.cgroupPath)") { try manager.addProcess(child) }
+        if fastJoin == nil || (!bornInCgroup && fastJoin?.unifiedDirectory != nil) {
+            try step("adding init to cgroup \(record.cgroupPath)") { try manager.addProcess(child) }
+        }
         try step("starting init") { try sync.send(SyncMessage.go) }
 
         var initPid = child

@@ -15,6 +15,8 @@ struct InitContext {
     let consoleSocket: Int32
     let options: CreateOptions
     let cgroupMode: CgroupMode
+    /// v1 `tasks` files to join by writing "0" (empty when the parent moves us).
+    let selfJoinTaskFiles: [String]
 }
 
 /// The container's first process, from clone() to execve(). It runs in the clone child of a
@@ -39,6 +41,9 @@ struct InitProcess {
         try step("prctl") { try Processes.setUndumpable() }
         if !context.plan.isStaged { Processes.setParentDeathSignal(SIGKILL) }
         try sync.expect(SyncMessage.go)
+        for file in context.selfJoinTaskFiles {
+            try step("joining cgroup \(context.record.cgroupPath)") { try Files.write(file, "0") }
+        }
 
         if context.plan.isStaged {
             try enterStaged()

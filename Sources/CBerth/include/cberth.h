@@ -10,6 +10,10 @@
 // a function pointer. Only safe from a single-threaded caller, which berth-runtime is.
 pid_t berth_clone(unsigned long flags);
 
+// clone3(2), fork-style, with CLONE_INTO_CGROUP when cgroup_fd >= 0: the child is born in that
+// cgroup2 cgroup, so no migration (and no RCU grace period) is needed. -1/ENOSYS on old kernels.
+pid_t berth_clone3(uint64_t flags, int cgroup_fd);
+
 int berth_unshare(int flags);
 int berth_setns(int fd, int nstype);
 int berth_pivot_root(const char *new_root, const char *put_old);
