@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <termios.h>
+#include <net/if.h>
 #include <unistd.h>
 
 pid_t berth_clone(unsigned long flags) {
@@ -158,4 +159,21 @@ int berth_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 
 int berth_join_session_keyring(const char *name) {
     return (int)syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name, 0, 0, 0);
+}
+
+int berth_loopback_up(void) {
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) return -1;
+    struct ifreq request;
+    memset(&request, 0, sizeof(request));
+    strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+    int result = ioctl(sock, SIOCGIFFLAGS, &request);
+    if (result == 0 && !(request.ifr_flags & IFF_UP)) {
+        request.ifr_flags |= IFF_UP;
+        result = ioctl(sock, SIOCSIFFLAGS, &request);
+    }
+    int saved = errno;
+    close(sock);
+    errno = saved;
+    return result;
 }

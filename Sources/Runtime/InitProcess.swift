@@ -56,6 +56,10 @@ struct InitProcess {
                 try step("creating cgroup namespace") { try Namespaces.unshare(NamespaceKind.cgroup.cloneFlag) }
             }
         }
+        if context.plan.new.contains(.network) {
+            // A new network namespace has lo down; runc brings it up, and programs expect 127.0.0.1.
+            try step("bringing up lo") { try check("ioctl(SIOCSIFFLAGS)", "lo") { berth_loopback_up() } }
+        }
         if !context.options.noNewKeyring {
             // A private session keyring, so the container cannot read the host's keys.
             if berth_join_session_keyring("_ses.\(context.record.id)") < 0 && errno != ENOSYS && errno != EPERM {

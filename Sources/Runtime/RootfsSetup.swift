@@ -107,6 +107,14 @@ struct RootfsSetup {
                     throw error
                 }
             }
+            if type == "tmpfs" && options.extensions.contains("tmpcopyup") {
+                // What the image had at this path is copied into the new tmpfs (podman's --read-only
+                // and --tmpfs ask for it): from the directory underneath, still reachable through `target`.
+                let mounted = try ScopedPath.open(rootFd: rootFd, rootPath: rootfs, destination, flags: O_DIRECTORY | Self.openPath)
+                defer { close(mounted) }
+                try TreeCopy.copyContents(of: targetPath, into: ScopedPath.procPath(of: mounted))
+                try TreeCopy.copyAttributes(of: targetPath, to: ScopedPath.procPath(of: mounted))
+            }
             if !options.propagation.isEmpty {
                 // The old fd names the directory underneath; propagation applies to the new mount on top.
                 let mounted = try ScopedPath.open(rootFd: rootFd, rootPath: rootfs, destination, flags: Self.openPath)
@@ -174,7 +182,7 @@ struct RootfsSetup {
                 }
             }
             if !mounted, let root = hierarchies.first(where: { $0.fsType == "cgroup2" }) {
-                try Mounts.mount(source: root.mountPoint + cgroupPath, target: targetPath, type: nil, flags: [.bind])
+                try Mounts.mount(source: root.mountPoint + ownCgroup(in: root), target: targetPath, type: nil, flags: [.bind])
                 if options.flags.contains(.readOnly) {
                     let mounted = try ScopedPath.open(rootFd: rootFd, rootPath: rootfs, destination, flags: Self.openPath)
                     defer { close(mounted) }
@@ -200,7 +208,7 @@ struct RootfsSetup {
                                  flags: flags.union(options.flags.intersection(.readOnly)),
                                  data: hierarchy.fsType == "cgroup2" ? nil : subsystems)
             } else {
-                let own = hierarchy.mountPoint + cgroupPath
+                let own = hierarchy.mountPoint + ownCgroup(in: hierarchy)
                 try Mounts.mount(source: Files.isDirectory(own) ? own : hierarchy.mountPoint, target: directoryPath,
                                  type: nil, flags: [.bind])
                 if options.flags.contains(.readOnly) {
@@ -219,6 +227,23 @@ struct RootfsSetup {
             try Mounts.mount(source: nil, target: ScopedPath.procPath(of: tmpfs), type: nil,
                              flags: MountFlags([.remount, .readOnly]).union(flags))
         }
+    }
+
+    /// Our own cgroup in `hierarchy`, from /proc/self/cgroup: the init has joined its cgroup before
+    /// mounting, and this is right for relative cgroupsPaths too (they live under the runtime's cgroup).
+    private func ownCgroup(in hierarchy: MountInfoEntry) -> String {
+        let lines = ((try? Files.read("/proc/self/cgroup")) ?? "").split(separator: "\n")
+        let options = Set(hierarchy.superOptions.split(separator: ","))
+        for line in lines {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            let controllers = fields[1].split(separator: ",")
+            let matches = hierarchy.fsType == "cgroup2"
+                ? controllers.isEmpty && fields[0] == "0"
+                : !controllers.isEmpty && controllers.allSatisfy { options.contains($0) }
+            if matches { return String(fields[2]) == "/" ? "" : String(fields[2]) }
+        }
+        return cgroupPath
     }
 
     // MARK: - /dev

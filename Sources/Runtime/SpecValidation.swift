@@ -110,7 +110,7 @@ struct SpecValidation {
                 throw RuntimeError("config.json: field mounts[\(index)].destination", "must not be empty")
             }
             // Refused rather than half-applied: a mount without its id mapping would expose host ids.
-            let unsupported = (mount.options ?? []).filter { ["idmap", "ridmap", "tmpcopyup"].contains($0) }
+            let unsupported = (mount.options ?? []).filter { ["idmap", "ridmap"].contains($0) }
             if !unsupported.isEmpty || mount.uidMappings != nil || mount.gidMappings != nil {
                 let what = unsupported.isEmpty ? "uidMappings/gidMappings" : unsupported.joined(separator: ", ")
                 throw RuntimeError("config.json: field mounts[\(index)] (\(mount.destination))", "\(what) is not supported by berth-runtime yet")

@@ -23,6 +23,13 @@ struct NamespaceTests {
         #expect(host != container, "\(kind) namespace should be the container's own")
     }
 
+    @Test func loopbackIsUpInANewNetworkNamespace() throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        let result = try bundle.run(["ip", "-o", "link", "show", "lo"])
+        #expect(result.stdout.contains("<LOOPBACK,UP,LOWER_UP>"), "\(result.stdout) \(result.stderr)")
+    }
+
     @Test func withoutANamespaceTheHostsIsShared() throws {
         let bundle = try Bundle()
         defer { bundle.destroy() }

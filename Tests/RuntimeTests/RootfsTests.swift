@@ -150,6 +150,27 @@ struct RootfsTests {
         #expect(result.stdout.hasSuffix("42\n"), "\(result.stdout)")
     }
 
+    /// Without a cgroup namespace, a relative cgroupsPath (under the runtime's own cgroup, as docker's
+    /// --cgroup-parent gives) still shows the container its own cgroup, not the host's root.
+    @Test func relativeCgroupsPathWithoutCgroupNamespace() throws {
+        let bundle = try Bundle(args: ["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"])
+        defer { bundle.destroy() }
+        bundle.spec.linux?.namespaces?.removeAll { $0.type == "cgroup" }
+        bundle.spec.linux?.cgroupsPath = "berth-relative-\(bundle.id)"
+        bundle.spec.linux?.resources?.pids = Resources.Pids(limit: 43)
+        let result = try bundle.run()
+        #expect(result.stdout == "43\n", "\(result.stdout) \(result.stderr)")
+    }
+
+    @Test func tmpcopyupCopiesWhatWasThere() throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        bundle.spec.mounts?.append(Spec.Mount(destination: "/etc", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup", "size=1m"]))
+        let result = try bundle.run(["sh", "-c", "cat /etc/hostname; stat -c %a /etc; grep ' /etc ' /proc/self/mountinfo | cut -d' ' -f9; touch /etc/new && echo writable"])
+        #expect(result.stdout == "berth\n755\ntmpfs\nwritable\n", "\(result.stdout) \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: sharedRootfs + "/etc/new"))
+    }
+
     @Test func mountPropagationOption() throws {
         let bundle = try Bundle()
         defer { bundle.destroy() }

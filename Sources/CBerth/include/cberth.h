@@ -70,6 +70,10 @@ int berth_pipe2(int fds[2], int flags);
 
 // keyctl(KEYCTL_JOIN_SESSION_KEYRING): no glibc wrapper (libkeyutils is not linked).
 int berth_join_session_keyring(const char *name);
+// Sets IFF_UP on the loopback interface of the calling process's network namespace (struct ifreq
+// and SIOCSIFFLAGS are not importable cleanly). A new network namespace starts with lo down.
+int berth_loopback_up(void);
+
 // errno as a function (the Swift Glibc overlay exposes it, but CBerth callers want one place).
 int berth_errno(void);
 #endif
