@@ -101,24 +101,7 @@ struct ArchiveSaver {
 
     /// The uncompressed tar of a layer, in a temporary file of the store's ingest directory.
     private func decompress(_ path: String, compression: LayerCompression) throws(ImageError) -> String {
-        guard let reader = archive_read_new() else { throw ImageError("decompress", path, "out of memory") }
-        defer { archive_read_free(reader) }
-        archive_read_support_filter_all(reader)
-        archive_read_support_format_raw(reader)
-        var entry: OpaquePointer?
-        guard archive_read_open_filename(reader, path, 1 << 20) == ARCHIVE_OK,
-              archive_read_next_header(reader, &entry) == ARCHIVE_OK else {
-            throw ImageError("decompress", path, ArchiveError.message(reader))
-        }
-        let writer = try store.content.writer()
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = archive_read_data(reader, buffer, 1 << 20)
-            if n < 0 { throw ImageError("decompress", path, ArchiveError.message(reader)) }
-            if n == 0 { break }
-            try writer.write(UnsafeRawBufferPointer(start: buffer, count: n))
-        }
+        let writer = try store.content.decompressedWriter(of: path, operation: "decompress")
         let out = store.content.ingestDirectory + "/plain-" + UUID().uuidString
         if link(writer.temporaryPath, out) != 0 { throw ImageError("link", out, SystemErrorText.current) }
         writer.abort()

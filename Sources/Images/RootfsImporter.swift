@@ -10,24 +10,7 @@ struct RootfsImporter {
 
     func importTarball(_ path: String, reference: ImageReference?, change: ImageConfig.Execution?,
                        transaction: ContentTransaction) throws(ImageError) -> ImageRecord {
-        guard let reader = archive_read_new() else { throw ImageError("import", path, "out of memory") }
-        defer { archive_read_free(reader) }
-        archive_read_support_filter_all(reader)
-        archive_read_support_format_raw(reader)
-        var entry: OpaquePointer?
-        guard archive_read_open_filename(reader, path, 1 << 20) == ARCHIVE_OK,
-              archive_read_next_header(reader, &entry) == ARCHIVE_OK else {
-            throw ImageError("import", path, ArchiveError.message(reader))
-        }
-        let writer = try store.content.writer()
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = archive_read_data(reader, buffer, 1 << 20)
-            if n < 0 { throw ImageError("import", path, ArchiveError.message(reader)) }
-            if n == 0 { break }
-            try writer.write(UnsafeRawBufferPointer(start: buffer, count: n))
-        }
+        let writer = try store.content.decompressedWriter(of: path, operation: "import")
         let layer = try writer.commit()
         if layer.created { transaction.added(blob: layer.digest) }
 
