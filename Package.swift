@@ -22,6 +22,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The engine's metadata (containers, names, volumes): SQLite through GRDB, on the system libsqlite3.
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // C only where Swift cannot reach: raw clone/setns/unshare, capset, seccomp glue.
@@ -36,10 +38,24 @@ let package = Package(
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "Images", dependencies: ["OCISpec", "Linux", "CArchive", "CCrypto"]),
+        // Go's text/template, the subset docker's and podman's --format use. Pure Swift, no I/O.
+        .target(name: "Template"),
+        // The per-container supervisor (conmon's role): single-threaded, FoundationEssentials only, so
+        // it can call Runtime.create in-process; linked statically because it lives as long as its container.
+        .target(name: "Monitor", dependencies: ["Runtime", "Cgroups", "Linux", "OCISpec"]),
+        .executableTarget(name: "berth-monitor", dependencies: ["Monitor"], linkerSettings: staticExecutable),
+        // The Docker-style engine both faces share (the CLI now, `berth serve` later).
+        .target(
+            name: "Engine",
+            dependencies: [
+                "Images", "Runtime", "Cgroups", "Linux", "OCISpec", "Monitor",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .executableTarget(
             name: "berth",
             dependencies: [
-                "Cgroups", "Linux", "Images", "Runtime",
+                "Cgroups", "Linux", "Images", "Runtime", "Engine", "Template",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -47,6 +63,8 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["OCISpec", "Linux", "CBerth"]),
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "Linux", "OCISpec"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "OCISpec"]),
+        .testTarget(name: "TemplateTests", dependencies: ["Template"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Template", "OCISpec"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,7 +3,7 @@
 # Idempotent: apt-get runs only when a package is missing.
 set -euo pipefail
 packages=(
-    busybox-static libseccomp-dev libarchive-dev pkg-config   # build + fixtures
+    busybox-static libseccomp-dev libarchive-dev libsqlite3-dev pkg-config   # build + fixtures (sqlite: engine metadata)
     runc crun procps iproute2 util-linux time jq              # runtime tests, bench, ps
     skopeo umoci docker-registry podman libssl-dev python3 zstd  # image tests (issue 4); libcrypto for digests
     qemu-system-x86 linux-image-amd64                          # the cgroup v2 kernel for tests

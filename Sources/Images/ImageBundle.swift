@@ -62,6 +62,18 @@ public struct ImageBundle: Sendable {
         }
     }
 
+    /// Mounts the rootfs of a bundle made by `create` again where it is not mounted (after a reboot): the same
+    /// snapshots below, the bundle's own upper directory on top, so the container's changes are kept.
+    public static func ensureMounted(store: ImageStore, image imageReference: String, bundle: String) throws(ImageError) {
+        let rootfs = bundle + "/rootfs"
+        guard !Mounts.isMountPoint(rootfs), Files.isDirectory(bundle + "/overlay/upper") else { return }
+        let image = try store.resolve(imageReference)
+        for (layer, diffID) in zip(image.manifest.layers, image.diffIDs) where !store.snapshots.has(diffID) {
+            try store.snapshots.prepare(layer: layer, diffID: diffID)
+        }
+        try mountOverlay(store: store, diffIDs: image.diffIDs, bundle: bundle, rootfs: rootfs)
+    }
+
     /// Unmounts the rootfs, deletes the bundle and releases its snapshots.
     public static func remove(store: ImageStore, bundle: String) throws(ImageError) {
         guard let real = realpath(bundle, nil) else { return }

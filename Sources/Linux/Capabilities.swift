@@ -81,3 +81,20 @@ extension String {
         return String(slice)
     }
 }
+
+extension Capabilities {
+    /// The names of the capabilities in this process's bounding set (`CapBnd` of /proc/self/status): what
+    /// `--privileged` can grant on this host (it lacks CAP_SYS_RESOURCE here, so "all" would fail).
+    public static func hostBoundingSet() -> [String] {
+        guard let status = try? Files.read("/proc/self/status"),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") }),
+              let mask = UInt64(String(line.dropFirst(7)).trimmingCharacters(in: " \t"), radix: 16) else { return names }
+        return names.enumerated().filter { mask & (1 << UInt64($0.offset)) != 0 }.map(\.element)
+    }
+}
+
+/// Device numbers (makedev/major/minor are macros in C).
+public enum Devices {
+    public static func major(_ device: UInt64) -> UInt32 { berth_major(device) }
+    public static func minor(_ device: UInt64) -> UInt32 { berth_minor(device) }
+}

@@ -1,4 +1,5 @@
 import Glibc
+import CBerth
 
 /// Signal names and numbers, as `kill` accepts them (`KILL`, `SIGKILL`, `9`, `RTMIN+3`).
 public enum Signals {
@@ -21,4 +22,31 @@ public enum Signals {
         if name.hasPrefix("RTMAX-"), let offset = Int32(name.dropFirst(6)), rtmax - offset >= rtmin { return rtmax - offset }
         return nil
     }
+}
+
+extension Signals {
+    /// `SIGTERM` for 15; the number where there is no name.
+    public static func name(of signal: Int32) -> String {
+        if let entry = byName.filter({ $0.value == signal && $0.key != "IOT" && $0.key != "POLL" }).first {
+            return "SIG" + entry.key
+        }
+        return "signal \(signal)"
+    }
+
+    /// Blocks `signals` and returns a signalfd that reads them (close-on-exec, non-blocking).
+    public static func blockIntoDescriptor(_ signals: [Int32]) throws(SystemError) -> Int32 {
+        try check("signalfd") { signals.withUnsafeBufferPointer { berth_signalfd_block($0.baseAddress, Int32($0.count)) } }
+    }
+
+    /// The next signal read from a signalfd, nil when none is pending.
+    public static func next(from fd: Int32) -> Int32? {
+        let signal = berth_signalfd_next(fd)
+        return signal > 0 ? signal : nil
+    }
+}
+
+extension Signals {
+    /// Default dispositions and an empty mask, before exec'ing something that must not inherit ours.
+    @discardableResult
+    public static func resetAll() -> Int32 { berth_reset_signal_dispositions() }
 }

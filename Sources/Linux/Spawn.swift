@@ -81,3 +81,43 @@ public enum Clock {
             + String(repeating: "0", count: 9 - nanos.count) + nanos + "Z"
     }
 }
+
+extension Spawn {
+    /// posix_spawn for multi-threaded callers (the engine never forks Swift): default signal dispositions,
+    /// an empty mask, optionally a new session, and `files` (child fd ← parent fd; every other fd of ours is
+    /// close-on-exec or closed). Stdio not named in `files` is /dev/null. Returns the child's pid.
+    public static func spawn(path: String, args: [String], env: [String], files: [Int32: Int32] = [:],
+                             newSession: Bool = false) throws(SystemError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for target: Int32 in 0...2 where files[target] == nil {
+            posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
+        for (target, source) in files.sorted(by: { $0.key < $1.key }) {
+            posix_spawn_file_actions_adddup2(&actions, source, target)
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        var flags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        if newSession { flags |= 0x80 }   // POSIX_SPAWN_SETSID (glibc 2.26), not in Swift's Glibc module
+        posix_spawnattr_setflags(&attributes, Int16(flags))
+        let argv = args.map { strdup($0) } + [nil]
+        let envp = env.map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) }; for p in envp { free(p) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        if result != 0 { throw SystemError("posix_spawn", path, errno: result) }
+        Trace.log("posix_spawn(\(path)) = \(pid)")
+        return pid
+    }
+}

@@ -49,3 +49,32 @@ public enum Terminal {
         try check("sendmsg(SCM_RIGHTS)", "console socket") { berth_send_fd(socket, master, name) }
     }
 }
+
+extension Terminal {
+    /// Receives the pty master a container's init sent over a console socket.
+    public static func receiveMaster(over socket: Int32) throws(SystemError) -> Int32 {
+        try check("recvmsg(SCM_RIGHTS)", "console socket") { berth_recv_fd(socket) }
+    }
+}
+
+extension Terminal {
+    /// The size of the terminal on `fd`, nil when it is not one.
+    public static func size(of fd: Int32) -> (rows: UInt16, columns: UInt16)? {
+        var rows: UInt16 = 0, columns: UInt16 = 0
+        return berth_tty_get_winsize(fd, &rows, &columns) == 0 ? (rows, columns) : nil
+    }
+
+    /// Puts the terminal on `fd` in raw mode; returns the settings to restore.
+    public static func makeRaw(_ fd: Int32) -> termios? {
+        var saved = termios()
+        guard isatty(fd) == 1, tcgetattr(fd, &saved) == 0 else { return nil }
+        var raw = saved
+        cfmakeraw(&raw)
+        return tcsetattr(fd, TCSANOW, &raw) == 0 ? saved : nil
+    }
+
+    public static func restore(_ fd: Int32, _ saved: termios) {
+        var settings = saved
+        _ = tcsetattr(fd, TCSANOW, &settings)
+    }
+}

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Glibc
 
 /// `berth`: the engine CLI and the cgroup/namespace toolkit. Each area registers its commands in its own file.
 @main
@@ -6,6 +8,28 @@ struct Berth: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "berth",
         abstract: "Berth: containers, images, and the kernel's cgroups and namespaces made visible.",
-        subcommands: ToolkitCommands.all + ImageCommands.all
+        subcommands: ContainerCommands.all + [ContainerGroup.self, VolumeGroup.self, EventsCommand.self, SystemGroup.self,
+                                              InfoCommand.self, VersionCommand.self]
+            + ToolkitCommands.all + ImageCommands.all
     )
+
+    /// podman's global options may come before the command; usage errors exit 125, as docker's do.
+    static func main() async {
+        let arguments = GlobalOptions.extract(from: Array(CommandLine.arguments.dropFirst()))
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data("berth: \(fullMessage(for: error))\nSee 'berth --help'.\n".utf8))
+                Glibc.exit(125)
+            }
+            Self.exit(withError: error)
+        }
+    }
 }

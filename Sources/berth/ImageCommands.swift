@@ -14,7 +14,7 @@ enum ImageCommands {
 /// `--root`: where the engine keeps its state (the image store is `<root>/image`).
 struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "Engine state directory.")
-    var root: String = ImageStore.defaultRoot
+    var root: String = ProcessInfo.processInfo.environment["BERTH_ROOT"] ?? ImageStore.defaultRoot
 
     func open() throws -> ImageStore { try ImageStore(root: root) }
 }

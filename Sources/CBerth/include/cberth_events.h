@@ -5,4 +5,11 @@
 
 // eventfd(initval, EFD_CLOEXEC | EFD_NONBLOCK). Returns the fd or -1 with errno.
 int berth_eventfd_nonblocking(unsigned int initval);
+
+// signalfd(2) (sys/signalfd.h is not in Swift's Glibc module map either), with the signals blocked
+// first, as signalfd requires. The monitor's poll loop waits on it next to its other fds: no signal
+// handler runs, so nothing async-signal-unsafe can happen. Returns the fd or -1 with errno.
+int berth_signalfd_block(const int *signals, int count);
+// Reads one signalfd_siginfo; returns the signal number, 0 when none is pending, -1 on error.
+int berth_signalfd_next(int fd);
 #endif

@@ -1,0 +1,188 @@
+import Foundation
+import Glibc
+import Images
+import Linux
+import OCISpec
+
+/// What `create`/`run` ask for: docker's Config and HostConfig, as the CLI (or later the API) filled them in.
+public struct CreateRequest: Sendable {
+    public var name: String?
+    public var config: ContainerConfig
+    public var hostConfig: HostConfig
+    public init(name: String?, config: ContainerConfig, hostConfig: HostConfig) {
+        self.name = name; self.config = config; self.hostConfig = hostConfig
+    }
+}
+
+extension Engine {
+    /// `create`: reserves the name, makes the container's rootfs (an overlay snapshot of the image) and its
+    /// volumes. Nothing runs yet; `start` builds the runtime config and starts the monitor. A failure
+    /// removes everything made so far.
+    public func create(_ request: CreateRequest) throws(EngineError) -> ContainerInfo {
+        var config = request.config
+        let host = request.hostConfig
+        if let name = request.name { try Self.validate(name: name) }
+        let image: ImageRecord
+        do { image = try images.resolve(config.Image) } catch {
+            throw EngineError("Unable to find image '\(config.Image)' locally", "", exitCode: 125)
+        }
+        try Self.validate(host)
+        let execution = image.config.config ?? ImageConfig.Execution()
+        if config.Entrypoint == nil { config.Entrypoint = execution.Entrypoint }
+        if config.Cmd == nil && request.config.Entrypoint == nil { config.Cmd = execution.Cmd }
+        config.Env = Self.mergeEnvironment(execution.Env ?? [], config.Env)
+        if config.WorkingDir.isEmpty { config.WorkingDir = execution.WorkingDir ?? "" }
+        if config.User.isEmpty { config.User = execution.User ?? "" }
+        if config.StopSignal == nil { config.StopSignal = execution.StopSignal }
+        config.Labels = (execution.Labels ?? [:]).merging(config.Labels) { $1 }
+        if config.ExposedPorts == nil { config.ExposedPorts = execution.ExposedPorts }
+        if config.Volumes == nil { config.Volumes = execution.Volumes }
+        let args = (config.Entrypoint ?? []) + (config.Cmd ?? [])
+        guard let path = args.first else {
+            throw EngineError("No command specified", "")
+        }
+        let id = Self.newID()
+        if config.Hostname.isEmpty { config.Hostname = String(id.prefix(12)) }
+        let name = request.name ?? NameGenerator.unique { (try? metadata.container(named: $0)) == nil }
+        let directory = containerDirectory(id)
+        var record = ContainerInfo(
+            Id: id, Name: name, Created: Self.now(), Path: path, Args: Array(args.dropFirst()), State: .created,
+            ImageName: config.Image, Image: image.configDigest.description, RestartCount: 0, Config: config,
+            HostConfig: host, Mounts: [], AnonymousVolumes: [], LogPath: directory + "/\(id)-json.log")
+        try metadata.insert(record)
+        do throws(EngineError) {
+            do { try Files.makeDirectories(directory, mode: 0o710) } catch { throw EngineError("creating \(directory)", error.description) }
+            let bundle: ImageBundle
+            do { bundle = try ImageBundle.create(store: images, image: image.manifestDigest.description, bundle: bundlePath(id)) } catch {
+                throw EngineError("creating the container's root filesystem", error.description)
+            }
+            try resolveMounts(&record, rootfs: bundle.rootfs)
+            try writeEtcFiles(record)
+            try metadata.update(record)
+            Events.record(self, type: "container", action: "create", record: record)
+            return record
+        } catch {
+            try? removeFiles(record)
+            try? metadata.deleteContainer(id: id)
+            throw error
+        }
+    }
+
+    static func validate(name: String) throws(EngineError) {
+        let bytes = Array(name.utf8)
+        let valid = bytes.count >= 2 && bytes.enumerated().allSatisfy { index, byte in
+            let alnum = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+            return alnum || (index > 0 && (byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")))
+        }
+        if !valid {
+            throw EngineError("Invalid container name (\(name))", "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        }
+    }
+
+    static func validate(_ host: HostConfig) throws(EngineError) {
+        if host.Memory < 0 { throw EngineError("invalid memory limit", "\(host.Memory)") }
+        if host.Memory > 0 && host.Memory < 6 * 1024 * 1024 {
+            throw EngineError("Minimum memory limit allowed is 6MB", "")
+        }
+        if host.MemorySwap > 0 && host.Memory > 0 && host.MemorySwap < host.Memory {
+            throw EngineError("Minimum memoryswap limit should be larger than memory limit", "see --memory-swap")
+        }
+        if host.NanoCpus < 0 { throw EngineError("invalid --cpus", "it must be positive") }
+        let online = Int64(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        if host.NanoCpus > online * 1_000_000_000 {
+            throw EngineError("range of CPUs is from 0.01 to \(online).00", "as there are only \(online) CPUs available")
+        }
+        if host.BlkioWeight != 0 && !(10...1000).contains(host.BlkioWeight) {
+            throw EngineError("invalid --blkio-weight \(host.BlkioWeight)", "it must be between 10 and 1000")
+        }
+        switch host.NetworkMode {
+        case "none", "host", "default": break
+        case let mode where mode.hasPrefix("container:"): break
+        default:
+            throw EngineError("network \(host.NetworkMode) not found", "this build has the none, host and container:NAME networks (bridge networks are issue #9)")
+        }
+        for mode in [host.PidMode, host.UTSMode] where !(mode.isEmpty || mode == "host" || mode.hasPrefix("container:")) {
+            throw EngineError("invalid namespace mode \(mode)", "use host or container:NAME")
+        }
+        if !["", "private", "shareable", "host"].contains(host.IpcMode) && !host.IpcMode.hasPrefix("container:") {
+            throw EngineError("invalid IPC mode \(host.IpcMode)", "use private, shareable, host or container:NAME")
+        }
+        if !["", "private", "host"].contains(host.CgroupnsMode) {
+            throw EngineError("invalid cgroup namespace mode \(host.CgroupnsMode)", "use private or host")
+        }
+    }
+
+    /// The image's environment with the user's on top, one entry per name.
+    static func mergeEnvironment(_ base: [String], _ overrides: [String]) -> [String] {
+        var result = base
+        for entry in overrides {
+            let key = entry.split(separator: "=", maxSplits: 1).first.map(String.init) ?? entry
+            result.removeAll { ($0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? $0) == key }
+            result.append(entry)
+        }
+        return result
+    }
+
+    static func newID() -> String {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+        if fd >= 0 { _ = read(fd, &bytes, 32); close(fd) } else { bytes = bytes.map { _ in UInt8.random(in: 0...255) } }
+        return bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func now() -> String { Clock.rfc3339Now() }
+
+    /// /etc/hostname, /etc/hosts and /etc/resolv.conf of the container, bind-mounted at start.
+    func writeEtcFiles(_ record: ContainerInfo) throws(EngineError) {
+        let directory = containerDirectory(record.Id)
+        let host = record.HostConfig
+        var hosts: String
+        var resolv: String
+        if host.NetworkMode == "host" {
+            hosts = (try? Files.read("/etc/hosts")) ?? "127.0.0.1\tlocalhost\n"
+            resolv = (try? Files.read("/etc/resolv.conf")) ?? ""
+        } else {
+            hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+                + "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+            if host.NetworkMode == "none" || host.NetworkMode == "default" {
+                hosts += "127.0.1.1\t\(record.Config.Hostname)\n"
+            }
+            // docker's rule: the host's resolvers, without loopback ones (unreachable from a network namespace).
+            let hostResolv = (try? Files.read("/etc/resolv.conf")) ?? ""
+            resolv = hostResolv.split(separator: "\n").filter { line in
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                return !(fields.first == "nameserver" && fields.count > 1 && (fields[1].hasPrefix("127.") || fields[1] == "::1"))
+            }.joined(separator: "\n") + "\n"
+        }
+        for entry in host.ExtraHosts {
+            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+            if parts.count == 2 { hosts += "\(parts[1])\t\(parts[0])\n" }
+        }
+        do {
+            try Files.replace(directory + "/hostname", Array((record.Config.Hostname + "\n").utf8), mode: 0o644)
+            try Files.replace(directory + "/hosts", Array(hosts.utf8), mode: 0o644)
+            try Files.replace(directory + "/resolv.conf", Array(resolv.utf8), mode: 0o644)
+        } catch {
+            throw EngineError("writing the container's /etc files", error.description)
+        }
+    }
+}
+
+/// docker's random names: adjective_surname.
+enum NameGenerator {
+    static let left = ["admiring", "bold", "brave", "busy", "calm", "clever", "eager", "elastic", "focused", "gallant",
+                       "happy", "jolly", "keen", "kind", "lucid", "modest", "nifty", "optimistic", "quirky", "serene",
+                       "sharp", "stoic", "tender", "vibrant", "wizardly", "zealous"]
+    static let right = ["babbage", "bohr", "curie", "darwin", "dijkstra", "euler", "feynman", "gauss", "hopper",
+                        "hypatia", "kepler", "knuth", "lamarr", "lovelace", "meitner", "noether", "pascal", "ritchie",
+                        "shannon", "thompson", "torvalds", "turing", "wozniak", "yonath"]
+
+    static func unique(_ isFree: (String) -> Bool) -> String {
+        for attempt in 0..<50 {
+            var name = "\(left.randomElement() ?? "bold")_\(right.randomElement() ?? "turing")"
+            if attempt > 5 { name += String(Int.random(in: 0..<10)) }
+            if isFree(name) { return name }
+        }
+        return "berth_" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    }
+}

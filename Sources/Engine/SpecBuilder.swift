@@ -1,0 +1,256 @@
+import Foundation
+import Glibc
+import Images
+import Linux
+import OCISpec
+import Cgroups
+
+/// The OCI runtime config of an engine container: the image's config (through `RuntimeConfigBuilder`), then
+/// docker's defaults and the user's flags — capabilities, masked paths, /dev/shm, the per-container
+/// /etc/hostname, /etc/hosts and /etc/resolv.conf, volumes and binds, limits, namespaces.
+struct SpecBuilder {
+    let container: ContainerInfo
+    let image: ImageConfig
+    let rootfs: String
+    let directory: String
+    /// Resolved mounts: (destination, source on the host, read-only), volumes and binds alike.
+    let volumeMounts: [(destination: String, source: String, readOnly: Bool)]
+    let initBinary: String?
+    let namespacePaths: [String: String]
+
+    /// docker's default capability set.
+    static let defaultCapabilities = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+                                      "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+                                      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+    static let maskedPaths = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                              "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                              "/sys/devices/virtual/powercap"]
+    static let readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+    func build() throws(EngineError) -> Spec {
+        let config = container.Config
+        let host = container.HostConfig
+        var execution = image.config ?? ImageConfig.Execution()
+        execution.Entrypoint = config.Entrypoint
+        execution.Cmd = config.Cmd
+        execution.Env = config.Env
+        execution.WorkingDir = config.WorkingDir.isEmpty ? nil : config.WorkingDir
+        execution.User = config.User
+        var imageConfig = image
+        imageConfig.config = execution
+        var spec: Spec
+        do {
+            spec = try RuntimeConfigBuilder.spec(for: imageConfig, rootfs: rootfs, terminal: config.Tty)
+        } catch {
+            throw EngineError("unable to find user \(config.User)", error.description)
+        }
+        guard var process = spec.process else { throw EngineError("building the container's config", "no process") }
+        if let initBinary { process.args = ["/sbin/berth-init", "--"] + (process.args ?? []); _ = initBinary }
+        process.rlimits = host.Ulimits.isEmpty ? nil : try host.Ulimits.map { (limit) throws(EngineError) in
+            guard let name = Self.rlimitNames[limit.Name] else { throw EngineError("invalid ulimit", "unknown limit \(limit.Name)") }
+            return Spec.Rlimit(type: name, hard: UInt64(bitPattern: limit.Hard), soft: UInt64(bitPattern: limit.Soft))
+        }
+        process.capabilities = capabilities(host)
+        process.noNewPrivileges = host.SecurityOpt.contains { $0 == "no-new-privileges" || $0 == "no-new-privileges:true" || $0 == "no-new-privileges=true" }
+        process.oomScoreAdj = host.OomScoreAdj == 0 ? nil : host.OomScoreAdj
+        if !host.GroupAdd.isEmpty {
+            var groups = process.user.additionalGids ?? []
+            for group in host.GroupAdd {
+                guard let gid = UInt32(group) ?? Self.groupID(named: group, rootfs: rootfs) else {
+                    throw EngineError("unable to find group \(group)", "no such group in the image's /etc/group")
+                }
+                if !groups.contains(gid) { groups.append(gid) }
+            }
+            process.user.additionalGids = groups
+        }
+        spec.process = process
+        spec.hostname = config.Hostname
+        if !config.Domainname.isEmpty { spec.domainname = config.Domainname }
+        spec.root = Spec.Root(path: rootfs, readonly: host.ReadonlyRootfs)
+        spec.mounts = mounts(host)
+        var annotations = spec.annotations ?? [:]
+        annotations["io.berth.container.name"] = container.Name
+        spec.annotations = annotations
+
+        var linux = spec.linux ?? Spec.Linux()
+        linux.namespaces = try namespaces(host)
+        linux.cgroupsPath = "/berth/" + container.Id
+        linux.resources = try resources(host)
+        linux.sysctl = host.Sysctls.isEmpty ? nil : host.Sysctls
+        linux.maskedPaths = host.Privileged ? [] : Self.maskedPaths
+        linux.readonlyPaths = host.Privileged ? [] : Self.readonlyPaths
+        linux.devices = try devices(host)
+        spec.linux = linux
+        return spec
+    }
+
+    private func capabilities(_ host: HostConfig) -> Spec.Capabilities {
+        var set: [String]
+        if host.Privileged {
+            set = Capabilities.hostBoundingSet()
+        } else {
+            set = Self.defaultCapabilities
+            let normalize = { (name: String) -> String in
+                let upper = name.uppercased()
+                return upper.hasPrefix("CAP_") ? upper : "CAP_" + upper
+            }
+            if host.CapDrop.contains(where: { $0.uppercased() == "ALL" }) { set = [] }
+            set.removeAll { host.CapDrop.map(normalize).contains($0) }
+            if host.CapAdd.contains(where: { $0.uppercased() == "ALL" }) {
+                set = Capabilities.hostBoundingSet()
+            } else {
+                for cap in host.CapAdd.map(normalize) where !set.contains(cap) { set.append(cap) }
+            }
+        }
+        return Spec.Capabilities(bounding: set, effective: set, inheritable: nil, permitted: set, ambient: nil)
+    }
+
+    private func mounts(_ host: HostConfig) -> [Spec.Mount] {
+        var mounts: [Spec.Mount] = [
+            Spec.Mount(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
+            Spec.Mount(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+            Spec.Mount(destination: "/dev/pts", type: "devpts", source: "devpts",
+                       options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+            Spec.Mount(destination: "/sys", type: "sysfs", source: "sysfs",
+                       options: ["nosuid", "noexec", "nodev", host.Privileged ? "rw" : "ro"]),
+            Spec.Mount(destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup",
+                       options: ["nosuid", "noexec", "nodev", "relatime", host.Privileged ? "rw" : "ro"]),
+            Spec.Mount(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
+        ]
+        if host.IpcMode != "host" && !host.IpcMode.hasPrefix("container:") {
+            mounts.append(Spec.Mount(destination: "/dev/shm", type: "tmpfs", source: "shm",
+                                     options: ["nosuid", "noexec", "nodev", "mode=1777", "size=\(host.ShmSize)"]))
+        }
+        for file in ["hostname", "hosts", "resolv.conf"] {
+            mounts.append(Spec.Mount(destination: "/etc/" + file, type: "bind", source: directory + "/" + file,
+                                     options: ["rbind", "rprivate", host.ReadonlyRootfs ? "ro" : "rw"]))
+        }
+        if let initBinary {
+            mounts.append(Spec.Mount(destination: "/sbin/berth-init", type: "bind", source: initBinary, options: ["bind", "ro", "rprivate"]))
+        }
+        var user: [Spec.Mount] = []
+        for volume in volumeMounts {
+            user.append(Spec.Mount(destination: volume.destination, type: "bind", source: volume.source,
+                                   options: ["rbind", "rprivate", volume.readOnly ? "ro" : "rw"]))
+        }
+        for (destination, options) in host.Tmpfs {
+            var list = ["nosuid", "nodev", "noexec"]
+            if !options.isEmpty { list += options.split(separator: ",").map(String.init) }
+            if !list.contains(where: { $0.hasPrefix("mode=") }) { list.append("mode=1777") }
+            user.append(Spec.Mount(destination: destination, type: "tmpfs", source: "tmpfs", options: list))
+        }
+        for mount in host.Mounts where mount.Type == "tmpfs" {
+            var list = ["nosuid", "nodev"]
+            if let size = mount.TmpfsSize { list.append("size=\(size)") }
+            list.append("mode=" + String(mount.TmpfsMode ?? 0o1777, radix: 8))
+            if mount.ReadOnly { list.append("ro") }
+            user.append(Spec.Mount(destination: mount.Target, type: "tmpfs", source: "tmpfs", options: list))
+        }
+        // A parent before what is mounted inside it, as docker orders them.
+        user.sort { $0.destination.split(separator: "/").count < $1.destination.split(separator: "/").count }
+        // A user mount replaces a default one at the same place (`--tmpfs /dev/shm`, `-v …:/etc/hosts`).
+        let taken = Set(user.map(\.destination))
+        return mounts.filter { !taken.contains($0.destination) } + user
+    }
+
+    private func namespaces(_ host: HostConfig) throws(EngineError) -> [Spec.Namespace] {
+        var list: [Spec.Namespace] = [Spec.Namespace(type: "mount")]
+        func add(_ type: String, mode: String, defaultNew: Bool = true) throws(EngineError) {
+            if mode == "host" { return }
+            if mode.hasPrefix("container:") {
+                guard let path = namespacePaths[type] else { throw EngineError("joining the \(type) namespace of \(mode)", "it is not running") }
+                list.append(Spec.Namespace(type: type, path: path))
+                return
+            }
+            if mode.isEmpty && !defaultNew { return }
+            list.append(Spec.Namespace(type: type))
+        }
+        try add("pid", mode: host.PidMode)
+        try add("ipc", mode: host.IpcMode == "private" || host.IpcMode == "shareable" ? "" : host.IpcMode)
+        try add("uts", mode: host.UTSMode)
+        try add("network", mode: host.NetworkMode == "none" || host.NetworkMode == "default" ? "" : host.NetworkMode)
+        // docker: a private cgroup namespace by default on cgroup v2, the host's on v1.
+        let cgroupDefault = CgroupDefaults.isUnifiedOnly ? "private" : "host"
+        let cgroupMode = host.CgroupnsMode.isEmpty ? cgroupDefault : host.CgroupnsMode
+        if cgroupMode == "private" { list.append(Spec.Namespace(type: "cgroup")) }
+        return list
+    }
+
+    private func resources(_ host: HostConfig) throws(EngineError) -> Resources {
+        var resources = Resources()
+        if host.Memory > 0 || host.MemoryReservation > 0 || host.MemorySwap != 0 || host.OomKillDisable {
+            var memory = Resources.Memory(limit: host.Memory > 0 ? host.Memory : nil,
+                                          reservation: host.MemoryReservation > 0 ? host.MemoryReservation : nil)
+            if host.MemorySwap != 0 { memory.swap = host.MemorySwap }
+            else if host.Memory > 0 { memory.swap = host.Memory * 2 }   // docker: swap as much as memory
+            if host.OomKillDisable { memory.disableOOMKiller = true }
+            resources.memory = memory
+        }
+        if host.NanoCpus > 0 || host.CpuShares > 0 || !host.CpusetCpus.isEmpty || !host.CpusetMems.isEmpty {
+            let period: UInt64 = 100_000
+            resources.cpu = Resources.CPU(shares: host.CpuShares > 0 ? UInt64(host.CpuShares) : nil,
+                                          quota: host.NanoCpus > 0 ? host.NanoCpus * Int64(period) / 1_000_000_000 : nil,
+                                          period: host.NanoCpus > 0 ? period : nil,
+                                          cpus: host.CpusetCpus.isEmpty ? nil : host.CpusetCpus,
+                                          mems: host.CpusetMems.isEmpty ? nil : host.CpusetMems)
+        }
+        if let pids = host.PidsLimit, pids != 0 { resources.pids = Resources.Pids(limit: pids) }
+        if host.BlkioWeight > 0 {
+            var io = Resources.BlockIO()
+            io.weight = host.BlkioWeight
+            resources.blockIO = io
+        }
+        if host.Privileged {
+            resources.devices = [Resources.DeviceRule(allow: true, access: "rwm")]
+        } else if !host.Devices.isEmpty {
+            resources.devices = try host.Devices.map { (device) throws(EngineError) in
+                let node = try Self.deviceNode(device.PathOnHost)
+                return Resources.DeviceRule(allow: true, type: node.type, major: node.major, minor: node.minor,
+                                            access: device.CgroupPermissions)
+            }
+        }
+        return resources
+    }
+
+    private func devices(_ host: HostConfig) throws(EngineError) -> [Spec.Device]? {
+        guard !host.Devices.isEmpty else { return nil }
+        return try host.Devices.map { (device) throws(EngineError) in
+            let node = try Self.deviceNode(device.PathOnHost)
+            return Spec.Device(type: node.type, path: device.PathInContainer, major: node.major, minor: node.minor,
+                                     fileMode: node.mode, uid: 0, gid: 0)
+        }
+    }
+
+    static func deviceNode(_ path: String) throws(EngineError) -> (type: String, major: Int64, minor: Int64, mode: UInt32) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw EngineError("error gathering device information while adding custom device \"\(path)\"", SystemError.message(errno)) }
+        let kind = st.st_mode & S_IFMT
+        guard kind == S_IFCHR || kind == S_IFBLK else {
+            throw EngineError("error gathering device information while adding custom device \"\(path)\"", "not a device node")
+        }
+        return (kind == S_IFCHR ? "c" : "b", Int64(Devices.major(UInt64(st.st_rdev))), Int64(Devices.minor(UInt64(st.st_rdev))), UInt32(st.st_mode & 0o7777))
+    }
+
+    static func groupID(named name: String, rootfs: String) -> UInt32? {
+        guard let text = try? Files.read(rootfs + "/etc/group") else { return nil }
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+            if fields.count >= 3, fields[0] == name { return UInt32(fields[2]) }
+        }
+        return nil
+    }
+
+    static let rlimitNames: [String: String] = [
+        "core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA", "fsize": "RLIMIT_FSIZE",
+        "locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK", "msgqueue": "RLIMIT_MSGQUEUE", "nice": "RLIMIT_NICE",
+        "nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS", "rtprio": "RLIMIT_RTPRIO",
+        "rttime": "RLIMIT_RTTIME", "sigpending": "RLIMIT_SIGPENDING", "stack": "RLIMIT_STACK", "as": "RLIMIT_AS",
+    ]
+}
+
+enum CgroupDefaults {
+    /// A cgroup2-only host (no v1 controllers mounted).
+    static var isUnifiedOnly: Bool {
+        Cgroups.detectMode() == .unified
+    }
+}

@@ -1,0 +1,341 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Images
+import Linux
+
+/// The container commands, at the top level and under `berth container …`, as docker has them.
+enum ContainerCommands {
+    static let all: [any ParsableCommand.Type] = [
+        RunCommand.self, CreateCommand.self, StartCommand.self, StopCommand.self, RestartCommand.self, KillCommand.self,
+        RmCommand.self, PsCommand.self, LogsCommand.self, InspectCommand.self, ExecCommand.self, WaitCommand.self,
+        PauseCommand.self, UnpauseCommand.self, RenameCommand.self, TopCommand.self, StatsCommand.self, AttachCommand.self,
+        PortCommand.self,
+    ]
+}
+
+struct ContainerGroup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "container", abstract: "Manage containers.",
+        subcommands: ContainerCommands.all + [ContainerListCommand.self, ContainerPruneCommand.self, ContainerCleanupCommand.self])
+}
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Create and run a new container from an image.",
+                                                    helpNames: [.long])
+    @OptionGroup var options: EngineOptions
+    @Flag(name: [.customShort("d"), .customLong("detach")], help: "Run container in background and print container ID.") var detach = false
+    @Flag(name: .customLong("rm"), help: "Automatically remove the container when it exits.") var remove = false
+    @Option(name: .customLong("detach-keys"), help: "Override the key sequence for detaching a container.") var detachKeys = "ctrl-p,ctrl-q"
+    @Option(name: .customLong("sig-proxy"), help: "Proxy received signals to the process.") var sigProxy = true
+    @OptionGroup var flags: RunFlags
+    @Argument(help: "IMAGE [COMMAND] [ARG...]") var image: String
+    @Argument(parsing: .captureForPassthrough, help: .hidden) var command: [String] = []
+
+    func run() async throws {
+        do {
+            let engine = try options.open()
+            var request = try flags.request(image: image, command: command)
+            request.hostConfig.AutoRemove = remove
+            try await ImagePulling.ensure(image, policy: flags.pull, engine: engine, quiet: false)
+            let record = try engine.create(request)
+            if let cidfile = flags.cidfile { try Data(record.Id.utf8).write(to: URL(fileURLWithPath: cidfile)) }
+            if detach {
+                do { try engine.start(record.Id) } catch {
+                    if remove { try? engine.remove(record.Id, force: true, volumes: true) }
+                    throw error
+                }
+                print(record.Id)
+                return
+            }
+            let code = try Attaching.runAttached(engine: engine, id: record.Id, interactive: flags.interactive, tty: flags.tty,
+                                                 detachKeys: detachKeys, sigProxy: sigProxy, autoRemove: remove)
+            if code != 0 { throw ExitCode(code) }
+        } catch {
+            throw engineFailure(error)
+        }
+    }
+}
+
+/// `run` without -d and `start -a`: hold the start until attached, then copy until the container exits.
+enum Attaching {
+    static func runAttached(engine: Engine, id: String, interactive: Bool, tty: Bool, detachKeys: String, sigProxy: Bool,
+                            autoRemove: Bool) throws -> Int32 {
+        let keys = try AttachSession.parseDetachKeys(detachKeys)
+        let started: StartedContainer?
+        do { started = try engine.start(id, waitForAttach: true) } catch {
+            if autoRemove { try? engine.remove(id, force: true, volumes: true) }
+            throw error
+        }
+        guard let started else { return 0 }
+        let socket: Int32
+        do {
+            socket = try AttachSession.connect(engine.attachSocket(id), sendStdin: interactive)
+            try started.waitStarted()
+        } catch {
+            // The monitor reports why the process could not start; docker's 125/126/127 come with it.
+            var status: Int32 = 0
+            waitpid(started.monitorPid, &status, 0)
+            if autoRemove { try? engine.remove(id, force: true, volumes: true) }
+            throw error
+        }
+        let session = AttachSession(socketPath: engine.attachSocket(id), sendStdin: interactive, tty: tty, detachKeys: keys,
+                                    proxy: sigProxy && !tty ? { signal in try? engine.kill(id, signal: signal) } : nil)
+        let outcome = session.run(socket: socket)
+        switch outcome {
+        case .detached:
+            return 0
+        case .exited(let code):
+            // The monitor ends with its exit command (bookkeeping, --rm): wait for it, as docker waits for removal.
+            var status: Int32 = 0
+            waitpid(started.monitorPid, &status, 0)
+            return code
+        case .disconnected:
+            var status: Int32 = 0
+            waitpid(started.monitorPid, &status, 0)
+            let record = try? engine.container(id)
+            return record.map { engine.withLiveState($0).State.ExitCode } ?? 125
+        }
+    }
+}
+
+enum ImagePulling {
+    /// `--pull missing|always|never`, as docker's run pulls an image it does not have.
+    static func ensure(_ image: String, policy: String, engine: Engine, quiet: Bool) async throws {
+        let have = (try? engine.images.resolve(image)) != nil
+        if policy == "never" || (policy == "missing" && have) { return }
+        if !have { FileHandle.standardError.write(Data("Unable to find image '\(image)' locally\n".utf8)) }
+        do {
+            let display = PullProgress(quiet: quiet)
+            let record = try await engine.images.pull(image, options: PullOptions()) { display.handle($0) }
+            display.finish(record)
+        } catch {
+            if have && policy == "always" { throw EngineError("pulling \(image)", "\(error)") }
+            throw EngineError("Unable to find image '\(image)'", "\(error)")
+        }
+    }
+}
+
+struct CreateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a new container.", helpNames: [.long])
+    @OptionGroup var options: EngineOptions
+    @Flag(name: .customLong("rm"), help: "Automatically remove the container when it exits.") var remove = false
+    @OptionGroup var flags: RunFlags
+    @Argument(help: "IMAGE [COMMAND] [ARG...]") var image: String
+    @Argument(parsing: .captureForPassthrough, help: .hidden) var command: [String] = []
+
+    func run() async throws {
+        do {
+            let engine = try options.open()
+            var request = try flags.request(image: image, command: command)
+            request.hostConfig.AutoRemove = remove
+            try await ImagePulling.ensure(image, policy: flags.pull, engine: engine, quiet: false)
+            let record = try engine.create(request)
+            if let cidfile = flags.cidfile { try Data(record.Id.utf8).write(to: URL(fileURLWithPath: cidfile)) }
+            print(record.Id)
+        } catch {
+            throw engineFailure(error)
+        }
+    }
+}
+
+struct StartCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start one or more stopped containers.")
+    @OptionGroup var options: EngineOptions
+    @Flag(name: .shortAndLong, help: "Attach STDOUT/STDERR and forward signals.") var attach = false
+    @Flag(name: .shortAndLong, help: "Attach container's STDIN.") var interactive = false
+    @Option(name: .customLong("detach-keys"), help: "Override the key sequence for detaching a container.") var detachKeys = "ctrl-p,ctrl-q"
+    @Argument(help: "Containers.") var containers: [String]
+
+    func run() throws {
+        try engineCommand {
+            let engine = try options.open()
+            var failed = false
+            for reference in containers {
+                do {
+                    if attach || interactive {
+                        let record = try engine.container(reference)
+                        let code = try Attaching.runAttached(engine: engine, id: record.Id, interactive: interactive,
+                                                             tty: record.Config.Tty, detachKeys: detachKeys, sigProxy: true,
+                                                             autoRemove: record.HostConfig.AutoRemove)
+                        if code != 0 { throw ExitCode(code) }
+                    } else {
+                        try engine.start(reference)
+                        print(reference)
+                    }
+                } catch let exit as ExitCode {
+                    throw exit
+                } catch {
+                    FileHandle.standardError.write(Data("berth: \(error)\n".utf8))
+                    failed = true
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
+    }
+}
+
+/// Runs `body` for each container, printing each name as docker does and failing at the end if any failed.
+func eachContainer(_ references: [String], print echo: Bool = true, _ body: (String) throws -> Void) throws {
+    var failed = false
+    for reference in references {
+        do {
+            try body(reference)
+            if echo { print(reference) }
+        } catch {
+            FileHandle.standardError.write(Data("berth: \(error)\n".utf8))
+            failed = true
+        }
+    }
+    if failed { throw ExitCode(1) }
+}
+
+struct StopCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop one or more running containers.")
+    @OptionGroup var options: EngineOptions
+    @Option(name: [.customShort("t"), .customLong("time"), .customLong("timeout")], help: "Seconds to wait before killing the container.") var time: Int?
+    @Option(name: [.customShort("s"), .customLong("signal")], help: "Signal to send to the container.") var signal: String?
+    @Argument(help: "Containers.") var containers: [String]
+
+    func run() throws {
+        let engine = try engineOpen(options)
+        try eachContainer(containers) { try engine.stop($0, timeout: time) }
+    }
+}
+
+func engineOpen(_ options: EngineOptions) throws -> Engine {
+    do { return try options.open() } catch { throw engineFailure(error) }
+}
+
+struct RestartCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "restart", abstract: "Restart one or more containers.")
+    @OptionGroup var options: EngineOptions
+    @Option(name: [.customShort("t"), .customLong("time"), .customLong("timeout")], help: "Seconds to wait before killing the container.") var time: Int?
+    @Argument(help: "Containers.") var containers: [String]
+
+    func run() throws {
+        let engine = try engineOpen(options)
+        try eachContainer(containers) { reference in
+            try engine.stop(reference, timeout: time)
+            try engine.start(reference)
+        }
+    }
+}
+
+struct KillCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "kill", abstract: "Kill one or more running containers.")
+    @OptionGroup var options: EngineOptions
+    @Option(name: [.customShort("s"), .customLong("signal")], help: "Signal to send to the container.") var signal = "KILL"
+    @Argument(help: "Containers.") var containers: [String]
+
+    func run() throws {
+        let engine = try engineOpen(options)
+        guard let number = Signals.parse(signal) else { throw engineFailure(EngineError("invalid signal: \(signal)", "")) }
+        try eachContainer(containers) { try engine.kill($0, signal: number) }
+    }
+}
+
+struct RmCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove one or more containers.")
+    @OptionGroup var options: EngineOptions
+    @Flag(name: .shortAndLong, help: "Force the removal of a running container (uses SIGKILL).") var force = false
+    @Flag(name: .shortAndLong, help: "Remove anonymous volumes associated with the container.") var volumes = false
+    @Argument(help: "Containers.") var containers: [String]
+
+    func run() throws {
+        let engine = try engineOpen(options)
+        try eachContainer(containers) { reference in
+            do { try engine.remove(reference, force: force, volumes: volumes) } catch let error as EngineError where force && error.what == "No such container" {
+                // docker: `rm -f` of a missing container is not an error worth failing a script for? It is: keep docker's error.
+                throw error
+            }
+        }
+    }
+}
+
+struct WaitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "wait", abstract: "Block until containers stop, then print their exit codes.")
+    @OptionGroup var options: EngineOptions
+    @Argument(help: "Containers.") var containers: [String]
+
+    func run() throws {
+        let engine = try engineOpen(options)
+        try eachContainer(containers, print: false) { reference in
+            let id = try engine.container(reference).Id
+            while true {
+                guard let record = try? engine.container(id) else { throw EngineError.init("No such container", reference) }
+                let live = engine.withLiveState(record)
+                if !live.State.Running && live.State.Status != "created" { print(live.State.ExitCode); return }
+                if live.State.Status == "created" && !engine.monitorIsRunning(id) { print(live.State.ExitCode); return }
+                usleep(20_000)
+            }
+        }
+    }
+}
+
+struct PauseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Pause all processes within one or more containers.")
+    @OptionGroup var options: EngineOptions
+    @Argument(help: "Containers.") var containers: [String]
+    func run() throws {
+        let engine = try engineOpen(options)
+        try eachContainer(containers) { try engine.pause($0) }
+    }
+}
+
+struct UnpauseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "unpause", abstract: "Unpause all processes within one or more containers.")
+    @OptionGroup var options: EngineOptions
+    @Argument(help: "Containers.") var containers: [String]
+    func run() throws {
+        let engine = try engineOpen(options)
+        try eachContainer(containers) { try engine.unpause($0) }
+    }
+}
+
+struct RenameCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rename", abstract: "Rename a container.")
+    @OptionGroup var options: EngineOptions
+    @Argument(help: "Container.") var container: String
+    @Argument(help: "New name.") var newName: String
+    func run() throws {
+        try engineCommand { try options.open().rename(container, to: newName) }
+    }
+}
+
+struct AttachCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "attach", abstract: "Attach local standard input, output, and error streams to a running container.")
+    @OptionGroup var options: EngineOptions
+    @Option(name: .customLong("detach-keys"), help: "Override the key sequence for detaching a container.") var detachKeys = "ctrl-p,ctrl-q"
+    @Flag(name: .customLong("no-stdin"), help: "Do not attach STDIN.") var noStdin = false
+    @Option(name: .customLong("sig-proxy"), help: "Proxy all received signals to the process.") var sigProxy = true
+    @Argument(help: "Container.") var container: String
+
+    func run() throws {
+        try engineCommand {
+            let engine = try options.open()
+            let record = engine.withLiveState(try engine.container(container))
+            guard record.State.Running else { throw EngineError("You cannot attach to a stopped container", "start it first") }
+            let sendStdin = !noStdin && record.Config.OpenStdin
+            let socket = try AttachSession.connect(engine.attachSocket(record.Id), sendStdin: sendStdin)
+            let session = AttachSession(socketPath: engine.attachSocket(record.Id), sendStdin: sendStdin, tty: record.Config.Tty,
+                                        detachKeys: try AttachSession.parseDetachKeys(detachKeys),
+                                        proxy: sigProxy && !record.Config.Tty ? { signal in try? engine.kill(record.Id, signal: signal) } : nil)
+            switch session.run(socket: socket) {
+            case .exited(let code): if code != 0 { throw ExitCode(code) }
+            case .detached: FileHandle.standardError.write(Data("read escape sequence\n".utf8))
+            case .disconnected: break
+            }
+        }
+    }
+}
+
+struct ContainerCleanupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cleanup", abstract: "The monitor's exit command: record the exit, remove --rm containers.",
+                                                    shouldDisplay: false)
+    @OptionGroup var options: EngineOptions
+    @Argument(help: "Container ID.") var id: String
+    func run() throws {
+        try engineCommand { try options.open().cleanup(id) }
+    }
+}
