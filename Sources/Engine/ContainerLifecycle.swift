@@ -154,9 +154,9 @@ extension Engine {
 
     /// `--init`: a small init as PID 1 that forwards signals and reaps zombies (Debian's catatonit or tini).
     static func initBinary() throws(EngineError) -> String {
-        for candidate in ["/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/bin/tini-static", "/usr/bin/tini"]
+        for candidate in ["/usr/bin/tini-static", "/usr/libexec/podman/catatonit", "/usr/bin/catatonit"]
         where Files.exists(candidate) { return candidate }
-        throw EngineError("--init", "no init binary found: install Debian's catatonit (or tini)")
+        throw EngineError("--init", "no static init binary found: install Debian's tini (tini-static) or catatonit")
     }
 
     // MARK: stop, kill

@@ -27,22 +27,7 @@ public enum Terminal {
 
     /// Connects to the unix socket at `path` (the --console-socket) and returns the connected fd.
     public static func connect(socketPath path: String) throws(SystemError) -> Int32 {
-        let fd = try check("socket", path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd); throw SystemError("connect", path, errno: ENAMETOOLONG)
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        let length = socklen_t(MemoryLayout<sockaddr_un>.size)
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
-        }
-        if result != 0 { let e = errno; close(fd); throw SystemError("connect", path, errno: e) }
-        return fd
+        try UnixSocket.connect(path: path, kind: .stream)
     }
 
     public static func sendMaster(_ master: Int32, over socket: Int32, name: String) throws(SystemError) {

@@ -54,7 +54,15 @@ public enum UnixSocket {
                                     _ body: (UnsafePointer<sockaddr>, socklen_t) throws(SystemError) -> Void) throws(SystemError) {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
+        var bytes = Array(path.utf8)
+        // sun_path holds 107 bytes; a longer path is reached through an O_PATH fd of its directory.
+        var directoryFd: Int32 = -1
+        defer { if directoryFd >= 0 { close(directoryFd) } }
+        if bytes.count >= MemoryLayout.size(ofValue: address.sun_path), let slash = path.lastIndex(of: "/") {
+            let directory = String(path[..<slash])
+            directoryFd = open(directory.isEmpty ? "/" : directory, 0o10000000 | O_DIRECTORY | O_CLOEXEC)
+            if directoryFd >= 0 { bytes = Array("/proc/self/fd/\(directoryFd)/\(path[path.index(after: slash)...])".utf8) }
+        }
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
             throw SystemError("socket address", path, errno: ENAMETOOLONG)
         }
