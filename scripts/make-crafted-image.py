@@ -4,7 +4,12 @@ kind of bad input (hostile tar paths, corrupted or missing blobs, unknown media 
 
 Usage: make-crafted-image.py OUT.tar KIND [OUTSIDE_DIR]
 KIND: many-layers (60 layers, layer-N files, the last whites out layer-0) | zstd (one zstd-compressed layer; needs the zstd command) | multiarch (an index of linux/amd64 and linux/arm64 images, each with /arch naming it) | whiteouts | dotdot | absolute | symlink-escape | symlink-relative | hardlink-escape | whiteout-escape | whiteout-dotdot |
-      corrupt-blob | missing-blob | unknown-media-type | overlay-xattr
+      corrupt-blob | missing-blob | unknown-media-type | overlay-xattr |
+      no-padding (the layer ends right after its last file's data: no block padding, no end-of-archive blocks, as
+      umoci 0.4.7's insert layers) | no-padding-plain (the same, uncompressed) | partial-padding (ends inside the
+      padding) | truncated-entry (ends inside the last file's data; digests match the cut bytes) |
+      no-padding-wrong-diffid (no-padding, but the config's diffID is that of the whole tar) |
+      hardlink-body (a pax hard link with a body, as pax allows, last in a layer that ends right after that body)
 """
 import gzip
 import hashlib
@@ -50,6 +55,26 @@ def layer(entries):
             entry(tar, *e[:2], **(e[2] if len(e) > 2 else {}))
     plain = raw.getvalue()
     return plain, gzip.compress(plain, mtime=0)
+
+
+def hardlink_with_body(name, target, body):
+    """A pax hard link entry that carries a body (tarfile writes no size for links: the header is patched)."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(body), 0o644, 1700000000
+    info.pax_headers = {"comment": "pax hard link with a body"}
+    header = bytearray(info.tobuf(tarfile.PAX_FORMAT))
+    ustar = len(header) - 512
+    header[ustar + 156] = ord("1")
+    header[ustar + 157:ustar + 257] = target.encode().ljust(100, b"\0")
+    header[ustar + 148:ustar + 156] = b" " * 8
+    header[ustar + 148:ustar + 156] = b"%06o\0 " % sum(header[ustar:])
+    return bytes(header) + body
+
+
+def cut(plain, where):
+    """The tar cut after its last member's data (+ `where` bytes; negative: inside the data)."""
+    last = tarfile.open(fileobj=io.BytesIO(plain)).getmembers()[-1]
+    return plain[:last.offset_data + last.size + where]
 
 
 def sha(data):
@@ -124,6 +149,16 @@ def main():
         layers.append(layer([("evil", "symlink", {"target": outside}), ("evil/.wh.victim", "file")]))
     elif kind == "overlay-xattr":
         layers.append(layer([("d", "dir"), ("d/f", "file", {"data": b"f", "pax": {"SCHILY.xattr.trusted.overlay.opaque": "y"}})]))
+    elif kind == "hardlink-body":
+        whole, _ = layer([("hello", "file", {"data": b"hello"})])
+        plain = cut(whole, 512 - 5) + hardlink_with_body("hard", "hello", b"HELLO")
+        layers.append((plain, gzip.compress(plain, mtime=0)))
+    elif kind in ("no-padding", "no-padding-plain", "partial-padding", "truncated-entry", "no-padding-wrong-diffid"):
+        data = b"x" * 1000 if kind == "truncated-entry" else b"extra\n"
+        whole, _ = layer([("etc", "dir"), ("etc/hostname", "file", {"data": b"crafted\n"}),
+                          ("etc/extra.txt", "file", {"data": data, "mode": 0o600})])
+        plain = cut(whole, {"partial-padding": 100, "truncated-entry": -400}.get(kind, 0))
+        layers.append((plain, gzip.compress(plain, mtime=0)))
     else:
         layers.append(layer([("hello", "file", {"data": b"hello"})]))
 
@@ -134,13 +169,18 @@ def main():
         plain, _ = layer([("hello", "file", {"data": b"zstd layer"})])
         layers = [(plain, subprocess.run(["zstd", "-q", "-c"], input=plain, stdout=subprocess.PIPE, check=True).stdout)]
 
+    if kind == "no-padding-plain":
+        layers = [(plain, plain) for plain, _ in layers]
     diff_ids = [sha(plain) for plain, _ in layers]
+    if kind == "no-padding-wrong-diffid":
+        diff_ids = [sha(whole)]
     blobs = {}
     descriptors = []
     for plain, compressed in layers:
         digest = sha(compressed)
         blobs[digest] = compressed
-        media_type = "application/vnd.oci.image.layer.v1.tar+" + ("zstd" if kind == "zstd" else "gzip")
+        media_type = "application/vnd.oci.image.layer.v1.tar" + \
+            {"zstd": "+zstd", "no-padding-plain": ""}.get(kind, "+gzip")
         descriptors.append({"mediaType": media_type, "digest": digest,
                             "size": len(compressed)})
     config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/hello"]},

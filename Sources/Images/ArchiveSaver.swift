@@ -5,7 +5,8 @@ import Linux
 import OCISpec
 
 /// `berth save`: writes images as a docker-archive (what `docker load`/`podman load` read: `manifest.json`,
-/// `<config>.json`, uncompressed `<diffID>.tar` layers) or as an OCI archive (a tarred image layout).
+/// `<config>.json`, uncompressed `<diffID>.tar` layers) or as an OCI archive (a tarred image layout, with a
+/// `manifest.json` for docker too).
 struct ArchiveSaver {
     let store: ImageStore
 
@@ -37,11 +38,17 @@ struct ArchiveSaver {
         }
     }
 
+    /// An OCI image layout, plus a docker-archive `manifest.json` naming the same blobs (as `ctr image export`
+    /// writes): docker before 25 loads an archive only through that file, OCI readers ignore it.
     private func writeOCI(_ images: [ImageRecord], to archive: OpaquePointer) throws(ImageError) {
         try addBytes(Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), name: "oci-layout", to: archive)
         var written = Set<Digest>()
         var manifests: [Descriptor] = []
+        var dockerEntries: [DockerEntry] = []
         for image in images {
+            dockerEntries.append(DockerEntry(Config: "blobs/sha256/\(image.configDigest.encoded)",
+                                             RepoTags: image.reference.map { [$0.familiarTag] } ?? [],
+                                             Layers: image.manifest.layers.map { "blobs/sha256/" + (Digest($0.digest)?.encoded ?? "") }))
             var descriptor = image.manifestDescriptor
             if let reference = image.reference {
                 descriptor.annotations = [ImageAnnotation.imageName: reference.description,
@@ -55,7 +62,10 @@ struct ArchiveSaver {
             }
         }
         let index = ImageIndex(mediaType: MediaType.ociIndex, manifests: manifests)
-        do { try addBytes(Array(try SpecJSON.encode(index)), name: "index.json", to: archive) } catch let error as ImageError {
+        do {
+            try addBytes(Array(try SpecJSON.encode(index)), name: "index.json", to: archive)
+            try addBytes(Array(try SpecJSON.encode(dockerEntries)), name: "manifest.json", to: archive)
+        } catch let error as ImageError {
             throw error
         } catch { throw ImageError("encode index.json", "", error) }
     }

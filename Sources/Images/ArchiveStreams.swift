@@ -66,6 +66,8 @@ final class DecompressedSource {
     let capacity = 1 << 20
     var total: Int64 = 0
     var failure: String?
+    /// The decompressed stream has ended (its last read returned no bytes and no error).
+    var reachedEnd = false
 
     init(outer: OpaquePointer) {
         self.outer = outer
@@ -83,6 +85,8 @@ final class DecompressedSource {
         if n > 0 {
             hasher.update(UnsafeRawBufferPointer(start: buffer, count: n))
             total += Int64(n)
+        } else {
+            reachedEnd = true
         }
         return n
     }

@@ -101,13 +101,17 @@ struct LayerUnpacker {
             if archive_write_header(writer, entry) < ARCHIVE_WARN {
                 throw ImageError("unpack layer", name, "\(relative): \(ArchiveError.message(writer))")
             }
-            if archive_entry_size(entry) > 0 && archive_entry_hardlink(entry) == nil {
-                try copyData(from: inner, to: writer, path: relative, layer: name, stream: stream)
+            var endedAfterData = false
+            if archive_entry_size(entry) > 0 {
+                // A hard link may carry a body too (pax allows it): archive_write_disk opened the linked file for it.
+                endedAfterData = try copyData(from: inner, to: writer, entry: entry, path: relative, layer: name,
+                                              stream: stream)
             }
             if archive_write_finish_entry(writer) < ARCHIVE_WARN {
                 throw ImageError("unpack layer", name, "\(relative): \(ArchiveError.message(writer))")
             }
             if mode == .apply { written.insert(relative) }
+            if endedAfterData { break }
         }
         if archive_write_close(writer) < ARCHIVE_WARN {
             throw ImageError("unpack layer", name, ArchiveError.message(writer))
@@ -130,17 +134,34 @@ struct LayerUnpacker {
         do { return try Digest(sha256Hex: hex) } catch { throw ImageError("hash", hex, error) }
     }
 
-    private func copyData(from reader: OpaquePointer, to writer: OpaquePointer, path: String, layer: String,
-                          stream: DecompressedSource) throws(ImageError) {
+    /// Copies an entry's data into `writer`. Returns true when the layer ended right after the entry's
+    /// last data byte: some tar writers stop there, without padding the entry to a whole 512-byte block or writing
+    /// the two end-of-archive blocks (umoci 0.4.7's `insert` layers). libarchive then fails consuming the padding
+    /// ("Truncated input file"); Go's archive/tar, which podman, docker and containerd use, takes it as the end of
+    /// the archive. The same is accepted here, but only when every byte the header announced was read: a body that
+    /// is cut short still fails. The digests are checked afterwards as for any layer.
+    private func copyData(from reader: OpaquePointer, to writer: OpaquePointer, entry: OpaquePointer, path: String,
+                          layer: String, stream: DecompressedSource) throws(ImageError) -> Bool {
+        let announced = archive_entry_size(entry)
+        let sparse = archive_entry_sparse_count(entry) > 0   // a sparse body is shorter than the file: not counted
+        var received: Int64 = 0
         var block: UnsafeRawPointer?
         var size = 0
         var offset: la_int64_t = 0
         while true {
             let status = archive_read_data_block(reader, &block, &size, &offset)
-            if status == ARCHIVE_EOF { return }
+            if status == ARCHIVE_EOF { return false }
             if status < ARCHIVE_WARN {
+                if stream.reachedEnd && stream.failure == nil && !sparse {
+                    if received == announced { return true }
+                    if received < announced {
+                        throw ImageError("unpack layer", layer,
+                                         "\(path): the layer ends inside this entry's data (\(received) of \(announced) bytes)")
+                    }
+                }
                 throw ImageError("unpack layer", layer, "\(path): \(stream.failure ?? ArchiveError.message(reader))")
             }
+            received += Int64(size)
             if archive_write_data_block(writer, block, size, offset) < ARCHIVE_WARN {
                 throw ImageError("unpack layer", layer, "\(path): \(ArchiveError.message(writer))")
             }

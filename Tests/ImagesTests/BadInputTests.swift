@@ -9,6 +9,10 @@ import Testing
         ("corrupt-blob", "digest mismatch"),
         ("missing-blob", "missing from the archive"),
         ("unknown-media-type", "unsupported layer media type application/vnd.example.unknown.layer"),
+        // a layer may end after its last data byte, but not inside it (the digests match the cut bytes)
+        ("truncated-entry", "etc/extra.txt: the layer ends inside this entry's data (600 of 1000 bytes)"),
+        // an early end is no way around the diffID check
+        ("no-padding-wrong-diffid", "diffID mismatch"),
     ])
     func badArchives(kind: String, message: String) async throws {
         let work = TemporaryDirectory()

@@ -73,6 +73,43 @@ import Testing
         #expect(!xattrs.output.contains("trusted.overlay"))
     }
 
+    /// A layer that ends right after its last file's data, without the padding to a whole block and without the two
+    /// end-of-archive blocks (umoci 0.4.7's `insert` layers), or inside the padding, unpacks as podman and docker
+    /// unpack it: into the snapshot (gzip and plain) and in the copying fallback.
+    @Test(arguments: [("no-padding", ImageBundle.RootfsMode.overlay), ("no-padding", .copy),
+                      ("no-padding-plain", .overlay), ("no-padding-plain", .copy),
+                      ("partial-padding", .overlay), ("partial-padding", .copy)])
+    func layerEndingRightAfterItsDataUnpacks(kind: String, mode: ImageBundle.RootfsMode) async throws {
+        let work = TemporaryDirectory()
+        let store = try ImageStore(root: work.file("root"))
+        let record = try await store.load(archive: try craftedImage(kind, in: work))[0]
+        let snapshot = store.snapshots.path(record.diffIDs[0])
+        #expect(try String(contentsOfFile: snapshot + "/etc/extra.txt", encoding: .utf8) == "extra\n")
+        let bundle = try ImageBundle.create(store: store, image: "crafted/\(kind)", bundle: work.file("bundle"), mode: mode)
+        #expect(tree(bundle.rootfs) == ["etc", "etc/extra.txt", "etc/hostname"])
+        #expect(try String(contentsOfFile: bundle.rootfs + "/etc/extra.txt", encoding: .utf8) == "extra\n")
+        var st = stat()
+        #expect(lstat(bundle.rootfs + "/etc/extra.txt", &st) == 0 && st.st_mode & 0o777 == 0o600, "the last entry is finished")
+        try ImageBundle.remove(store: store, bundle: bundle.path)
+        #expect(mountsBelow(work.path).isEmpty)
+    }
+
+    /// pax lets a hard link carry a body, which becomes the linked file's content; here it is also the layer's last
+    /// entry, with nothing after its data.
+    @Test(arguments: [ImageBundle.RootfsMode.overlay, .copy])
+    func hardLinkWithABody(mode: ImageBundle.RootfsMode) async throws {
+        let work = TemporaryDirectory()
+        let store = try ImageStore(root: work.file("root"))
+        _ = try await store.load(archive: try craftedImage("hardlink-body", in: work))
+        let bundle = try ImageBundle.create(store: store, image: "crafted/hardlink-body", bundle: work.file("bundle"), mode: mode)
+        var first = stat(), second = stat()
+        #expect(lstat(bundle.rootfs + "/hello", &first) == 0 && lstat(bundle.rootfs + "/hard", &second) == 0)
+        #expect(first.st_ino == second.st_ino, "hard link kept")
+        #expect(try String(contentsOfFile: bundle.rootfs + "/hard", encoding: .utf8) == "HELLO")
+        try ImageBundle.remove(store: store, bundle: bundle.path)
+        #expect(mountsBelow(work.path).isEmpty)
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/zstd"), "needs the zstd command"))
     func zstdLayers() async throws {
         let work = TemporaryDirectory()
