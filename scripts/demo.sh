@@ -39,3 +39,21 @@ echo "== berth-runtime run demo (64 MiB memory, 16 pids)"
 "$runtime" delete --force berth-demo 2>/dev/null || true
 "$runtime" run --bundle "$bundle" berth-demo
 echo "== the host is untouched: hostname $(hostname), container state removed: $("$runtime" list -q | grep -c berth-demo || true) left"
+
+echo "== berth run: the engine, daemonless, on an image made here from the same busybox (no registry)"
+berth=$PWD/.build/debug/berth
+if ! "$berth" image inspect busybox:latest >/dev/null 2>&1; then
+    tar -C "$bundle/rootfs" -cf /tmp/berth-demo-rootfs.tar .
+    "$berth" import /tmp/berth-demo-rootfs.tar busybox:latest >/dev/null
+    rm -f /tmp/berth-demo-rootfs.tar
+fi
+"$berth" rm -f berth-demo-engine >/dev/null 2>&1 || true
+"$berth" run --rm --name berth-demo-engine -m 64m --pids-limit 16 busybox \
+    sh -c 'echo "hello from berth run: $(hostname), pid $$, $(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max) pids allowed"'
+"$berth" run -d --name berth-demo-engine busybox sh -c 'echo serving; sleep 300' >/dev/null
+"$berth" ps
+"$berth" inspect --kernel berth-demo-engine
+"$berth" stop -t 1 berth-demo-engine >/dev/null
+"$berth" ps -a --filter name=berth-demo-engine --format 'table {{.Names}}\t{{.Status}}'
+"$berth" inspect -f 'why it stopped: {{.State.Reason}}' berth-demo-engine
+"$berth" rm berth-demo-engine >/dev/null

@@ -67,6 +67,8 @@ public struct ImageBundle: Sendable {
     public static func ensureMounted(store: ImageStore, image imageReference: String, bundle: String) throws(ImageError) {
         let rootfs = bundle + "/rootfs"
         guard !Mounts.isMountPoint(rootfs), Files.isDirectory(bundle + "/overlay/upper") else { return }
+        // A rootfs with content is a copy (made where overlayfs was unavailable): nothing to mount.
+        if let entries = try? Files.listDirectory(rootfs), !entries.isEmpty { return }
         let image = try store.resolve(imageReference)
         for (layer, diffID) in zip(image.manifest.layers, image.diffIDs) where !store.snapshots.has(diffID) {
             try store.snapshots.prepare(layer: layer, diffID: diffID)

@@ -23,6 +23,8 @@ public final class Supervisor {
     let listener: Int32
     var clients: [AttachClient] = []
     let health: HealthChecker?
+    /// `berth update --restart` changes it: the engine rewrites monitor.json and sends SIGHUP.
+    var restartPolicy: RestartPolicy
 
     // The container's side of the current run.
     var stdinWrite: Int32 = -1
@@ -39,6 +41,7 @@ public final class Supervisor {
         state = MonitorState(monitorPid: getpid())
         state.monitorStartTime = Processes.startTime(of: getpid())
         self.readyFd = readyFd
+        restartPolicy = config.restart
         log = try config.logPath.map { (path) throws(SystemError) in
             try LogWriter(path: path, maxSize: config.logMaxSize, maxFiles: config.logMaxFiles)
         }
@@ -82,10 +85,10 @@ public final class Supervisor {
             closeContainerIO()
             let ranLong = Clock.monotonicNanoseconds() - startedMonotonic >= 10_000_000_000
             if ranLong { delay = 100_000_000 }
-            guard config.restart.shouldRestart(exitCode: state.exitCode ?? 0, restartCount: state.restartCount,
+            guard restartPolicy.shouldRestart(exitCode: state.exitCode ?? 0, restartCount: state.restartCount,
                                                stoppedByUser: stop != nil) else { break }
             state.status = .restarting
-            state.reason = (state.reason ?? "") + "; restarting in \(delay / 1_000_000) ms (policy \(config.restart.description))"
+            state.reason = (state.reason ?? "") + "; restarting in \(delay / 1_000_000) ms (policy \(restartPolicy.description))"
             save()
             if waitOrStopRequested(nanoseconds: delay) { break }
             delay = min(delay * 2, 60_000_000_000)
@@ -198,7 +201,9 @@ public final class Supervisor {
             let timeout = health?.millisecondsUntilDue(now: Clock.monotonicNanoseconds()) ?? -1
             let ready = poll(&descriptors, nfds_t(descriptors.count), timeout)
             if ready < 0 && errno != EINTR { usleep(10_000) }
-            if descriptors[0].revents != 0 { while Signals.next(from: signals) != nil {} }
+            if descriptors[0].revents != 0 {
+                while let signal = Signals.next(from: signals) { if signal == SIGHUP { reloadRestartPolicy() } }
+            }
             if descriptors[1].revents != 0 { acceptClients() }
             var index = 2
             for output in outputs {
@@ -294,6 +299,12 @@ public final class Supervisor {
         outputs = []
         if master >= 0 { close(master); master = -1 }
         oomWatcher = nil
+    }
+
+    private func reloadRestartPolicy() {
+        guard let bytes = try? Files.readBytes(paths.config),
+              let fresh = try? JSONDecoder().decode(MonitorConfig.self, from: Data(bytes)) else { return }
+        restartPolicy = fresh.restart
     }
 
     // MARK: exit

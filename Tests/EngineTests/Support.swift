@@ -61,6 +61,10 @@ enum TestEngine {
     static let root = NSTemporaryDirectory() + "berth-engine-root-\(getpid())"
     static let runroot = NSTemporaryDirectory() + "berth-engine-run-\(getpid())"
     static let image: String = {
+        // The engine's directories go when the test process ends (every test removes its own containers).
+        atexit {
+            for path in [TestEngine.root, TestEngine.runroot] { try? FileManager.default.removeItem(atPath: path) }
+        }
         let work = NSTemporaryDirectory() + "berth-engine-image-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: work) }
         let made = try? runCommand("/bin/sh", [packageRoot + "/scripts/make-busybox-rootfs.sh", work + "/rootfs"])

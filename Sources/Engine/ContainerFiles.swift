@@ -1,0 +1,180 @@
+import Foundation
+import Glibc
+import Images
+import Linux
+import Monitor
+import OCISpec
+import Runtime
+
+/// The container's files from the host: `diff` (the overlay upper directory), `export` and `cp`. Paths in
+/// the container are resolved inside its root (symlinks re-rooted, never followed out); a running
+/// container is reached through /proc/PID/root, so its volumes and tmpfs mounts are seen as it sees them.
+extension Engine {
+    /// The directory that is the container's `/` as seen from the host.
+    func rootView(_ record: ContainerInfo) throws(EngineError) -> String {
+        let live = withLiveState(record)
+        if live.State.Running, live.State.Pid > 0 { return "/proc/\(live.State.Pid)/root" }
+        do { try ImageBundle.ensureMounted(store: images, image: record.Image, bundle: bundlePath(record.Id)) } catch {
+            throw EngineError("mounting the container's root filesystem", error.description)
+        }
+        return bundlePath(record.Id) + "/rootfs"
+    }
+
+    /// `diff`: what changed against the image — `A` added, `C` changed, `D` deleted — as docker lists it.
+    public func diff(_ reference: String) throws(EngineError) -> [(kind: Character, path: String)] {
+        let record = try container(reference)
+        let upper = bundlePath(record.Id) + "/overlay/upper"
+        let lower = bundlePath(record.Id) + "/lower-view"
+        _ = lower
+        var changes: [(Character, String)] = []
+        let image: ImageRecord
+        do { image = try images.resolve(record.Image) } catch { throw EngineError("image of \(reference)", error.description) }
+        let lowers = image.diffIDs.map { images.snapshots.path($0) }
+        func inImage(_ path: String) -> Bool {
+            lowers.contains { var st = stat(); return lstat($0 + path, &st) == 0 }
+        }
+        func walk(_ relative: String) {
+            let directory = upper + relative
+            guard let names = try? Files.listDirectory(directory) else { return }
+            for name in names.sorted() {
+                let path = relative + "/" + name
+                var st = stat()
+                guard lstat(upper + path, &st) == 0 else { continue }
+                let kind = st.st_mode & S_IFMT
+                if kind == S_IFCHR && st.st_rdev == 0 {   // an overlayfs whiteout
+                    changes.append(("D", path))
+                    continue
+                }
+                changes.append((inImage(path) ? "C" : "A", path))
+                if kind == S_IFDIR { walk(path) }
+            }
+        }
+        walk("")
+        return changes
+    }
+
+    /// `export`: the container's filesystem as a tar stream on `fd`.
+    public func export(_ reference: String, to fd: Int32) throws(EngineError) {
+        let record = try container(reference)
+        let root = bundlePath(record.Id) + "/rootfs"
+        do { try ImageBundle.ensureMounted(store: images, image: record.Image, bundle: bundlePath(record.Id)) } catch {
+            throw EngineError("mounting the container's root filesystem", error.description)
+        }
+        try runTool(["/bin/tar", "--numeric-owner", "--xattrs", "-C", root, "-cf", "-", "."], stdout: fd, what: "exporting \(reference)")
+    }
+
+    /// `cp CONTAINER:SRC DEST` (DEST `-`: a tar stream on `fd`).
+    public func copyOut(_ reference: String, path: String, to destination: String, archive: Bool, fd: Int32 = 1) throws(EngineError) {
+        let record = try container(reference)
+        let root = try rootView(record)
+        let source = try resolveInside(root: root, path)
+        guard Files.exists(source) else {
+            throw EngineError("Could not find the file \(path) in container \(reference)", "")
+        }
+        let contentsOnly = path.hasSuffix("/.")
+        if destination == "-" {
+            let parent = contentsOnly ? source : (source as NSString).deletingLastPathComponent
+            let name = contentsOnly ? "." : (source as NSString).lastPathComponent
+            try runTool(["/bin/tar", "--numeric-owner", "-C", parent, "-cf", "-", name], stdout: fd, what: "copying \(path)")
+            return
+        }
+        try copy(from: contentsOnly ? source + "/." : source, to: destination, archive: archive, contentsOnly: contentsOnly)
+    }
+
+    /// `cp SRC CONTAINER:DEST` (SRC `-`: a tar stream on `fd`, unpacked into the directory DEST).
+    public func copyIn(_ reference: String, from source: String, path: String, archive: Bool, fd: Int32 = 0) throws(EngineError) {
+        let record = try container(reference)
+        let root = try rootView(record)
+        let destination = try resolveInside(root: root, path)
+        if source == "-" {
+            guard Files.isDirectory(destination) else {
+                throw EngineError("destination \"\(reference):\(path)\" must be a directory", "")
+            }
+            try runTool(["/bin/tar", "--no-same-owner", "--no-overwrite-dir", "-C", destination, "-xf", "-"], stdin: fd, what: "copying into \(path)")
+            return
+        }
+        guard Files.exists(source) else { throw EngineError("could not find the file \(source)", "no such file or directory") }
+        let parent = (destination as NSString).deletingLastPathComponent
+        if !Files.isDirectory(destination) && !Files.isDirectory(parent) {
+            throw EngineError("Could not find the file \(path) in container \(reference)", "its parent directory does not exist")
+        }
+        try copy(from: source, to: destination, archive: archive, contentsOnly: source.hasSuffix("/."))
+    }
+
+    private func copy(from source: String, to destination: String, archive: Bool, contentsOnly: Bool) throws(EngineError) {
+        var arguments = ["/bin/cp", "-R", "-P"]
+        // docker: `-a` keeps uid/gid; without it the copy belongs to the caller (root here).
+        arguments.append(archive ? "--preserve=all" : "--preserve=mode,timestamps,links")
+        if contentsOnly && !Files.exists(destination) {
+            do { try Files.makeDirectories(destination) } catch { throw EngineError("creating \(destination)", error.description) }
+        }
+        arguments += ["--", source, destination]
+        try runTool(arguments, what: "copying \(source) to \(destination)")
+    }
+
+    /// Resolves `path` inside `root` the way the container would (symlinks re-rooted at `root`).
+    func resolveInside(root: String, _ path: String) throws(EngineError) -> String {
+        let trimmed = path.hasSuffix("/.") ? String(path.dropLast(2)) : path
+        do { return try ScopedPath.resolve(root: root, trimmed.isEmpty ? "/" : trimmed) } catch {
+            throw EngineError("resolving \(path) in the container", error.description)
+        }
+    }
+
+    private func runTool(_ arguments: [String], stdin: Int32? = nil, stdout: Int32? = nil, what: String) throws(EngineError) {
+        var files: [Int32: Int32] = [2: 2]
+        if let stdin { files[0] = stdin }
+        if let stdout { files[1] = stdout }
+        let pid: pid_t
+        do { pid = try Spawn.spawn(path: arguments[0], args: arguments, env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], files: files) } catch {
+            throw EngineError(what, error.description)
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let code = Processes.exitCode(status)
+        if code != 0 { throw EngineError(what, "\(arguments[0]) exited with \(code)") }
+    }
+
+    /// `update`: new limits for a container (applied at once when it runs) and its restart policy.
+    public func update(_ reference: String, change: (inout HostConfig) throws(EngineError) -> Void) throws(EngineError) {
+        let found = try container(reference)
+        try locked(found.Id) { () throws(EngineError) in
+            var record = try container(found.Id)
+            try change(&record.HostConfig)
+            try Self.validate(record.HostConfig)
+            let live = withLiveState(record)
+            if live.State.Running {
+                var resources = Resources()
+                let host = record.HostConfig
+                if host.Memory > 0 || host.MemorySwap != 0 || host.MemoryReservation > 0 {
+                    resources.memory = Resources.Memory(limit: host.Memory > 0 ? host.Memory : nil,
+                                                        reservation: host.MemoryReservation > 0 ? host.MemoryReservation : nil,
+                                                        swap: host.MemorySwap != 0 ? host.MemorySwap : (host.Memory > 0 ? host.Memory * 2 : nil))
+                }
+                if host.NanoCpus > 0 || host.CpuShares > 0 || !host.CpusetCpus.isEmpty || !host.CpusetMems.isEmpty {
+                    resources.cpu = Resources.CPU(shares: host.CpuShares > 0 ? UInt64(host.CpuShares) : nil,
+                                                  quota: host.NanoCpus > 0 ? host.NanoCpus / 10_000 : nil,
+                                                  period: host.NanoCpus > 0 ? 100_000 : nil,
+                                                  cpus: host.CpusetCpus.isEmpty ? nil : host.CpusetCpus,
+                                                  mems: host.CpusetMems.isEmpty ? nil : host.CpusetMems)
+                }
+                if let pids = host.PidsLimit, pids != 0 { resources.pids = Resources.Pids(limit: pids) }
+                if host.BlkioWeight > 0 { var io = Resources.BlockIO(); io.weight = host.BlkioWeight; resources.blockIO = io }
+                do throws(RuntimeError) { try runtime.update(id: record.Id, resources: resources) } catch {
+                    throw EngineError("Cannot update container \(record.Id)", error.description)
+                }
+                // The monitor reads its restart policy again on SIGHUP.
+                let paths = monitorPaths(record.Id)
+                if var config = try? JSONDecoder().decode(MonitorConfig.self, from: Data(contentsOf: URL(fileURLWithPath: paths.config))),
+                   let policy = RestartPolicy(parsing: record.HostConfig.RestartPolicy.Name == "on-failure" && record.HostConfig.RestartPolicy.MaximumRetryCount > 0
+                    ? "on-failure:\(record.HostConfig.RestartPolicy.MaximumRetryCount)" : record.HostConfig.RestartPolicy.Name) {
+                    config.restart = policy
+                    if let bytes = try? JSONEncoder().encode(config) { try? Files.replace(paths.config, Array(bytes), mode: 0o600) }
+                    if let state = paths.readState(), Processes.isAlive(pid: state.monitorPid, startTime: state.monitorStartTime) {
+                        Glibc.kill(state.monitorPid, SIGHUP)
+                    }
+                }
+            }
+            try metadata.update(record)
+        }
+    }
+}
