@@ -178,3 +178,66 @@ extension Engine {
         }
     }
 }
+
+extension Engine {
+    /// `commit`: a new image from the container's changes (its overlay upper directory) on top of its image,
+    /// with the container's config (and `changes`, Dockerfile-style: CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL)
+    /// as the image config. A running container is paused meanwhile, as docker does.
+    public func commit(_ reference: String, repository: String?, author: String?, message: String, changes: [String],
+                       pause: Bool) async throws -> ImageRecord {
+        let record = withLiveState(try container(reference))
+        var execution = ImageConfig.Execution(Env: record.Config.Env, Entrypoint: record.Config.Entrypoint, Cmd: record.Config.Cmd,
+                                              WorkingDir: record.Config.WorkingDir.isEmpty ? nil : record.Config.WorkingDir,
+                                              User: record.Config.User.isEmpty ? nil : record.Config.User)
+        execution.Labels = record.Config.Labels.isEmpty ? nil : record.Config.Labels
+        execution.ExposedPorts = record.Config.ExposedPorts
+        execution.Volumes = record.Config.Volumes
+        execution.StopSignal = record.Config.StopSignal
+        for change in changes { try Self.apply(change: change, to: &execution) }
+        let paused = pause && record.State.Running && !record.State.Paused
+        if paused { try self.pause(record.Id) }
+        defer { if paused { try? unpause(record.Id) } }
+        let image = try await images.commit(base: record.Image, upper: bundlePath(record.Id) + "/overlay/upper", reference: repository,
+                                            execution: execution, comment: message, author: author,
+                                            createdBy: "berth commit \(record.Name)")
+        Events.record(self, type: "container", action: "commit", record: record)
+        return image
+    }
+
+    static func apply(change: String, to execution: inout ImageConfig.Execution) throws(EngineError) {
+        let trimmed = change.trimmingCharacters(in: .whitespaces)
+        guard let space = trimmed.firstIndex(of: " ") else { throw EngineError("invalid --change \(change)", "use INSTRUCTION ARGUMENTS") }
+        let instruction = trimmed[..<space].uppercased()
+        let argument = trimmed[trimmed.index(after: space)...].trimmingCharacters(in: .whitespaces)
+        func list() -> [String] {
+            if argument.hasPrefix("["), let data = argument.data(using: .utf8), let array = try? JSONDecoder().decode([String].self, from: data) {
+                return array
+            }
+            return ["/bin/sh", "-c", argument]
+        }
+        switch instruction {
+        case "CMD": execution.Cmd = list()
+        case "ENTRYPOINT": execution.Entrypoint = list()
+        case "ENV":
+            let parts = argument.contains("=") ? argument.split(separator: "=", maxSplits: 1).map(String.init)
+                                                : argument.split(separator: " ", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw EngineError("invalid --change \(change)", "ENV NAME=VALUE") }
+            execution.Env = mergeEnvironment(execution.Env ?? [], [parts[0] + "=" + parts[1]])
+        case "WORKDIR": execution.WorkingDir = argument
+        case "USER": execution.User = argument
+        case "LABEL":
+            let parts = argument.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+            guard parts.count == 2 else { throw EngineError("invalid --change \(change)", "LABEL KEY=VALUE") }
+            var labels = execution.Labels ?? [:]
+            labels[parts[0]] = parts[1]
+            execution.Labels = labels
+        case "STOPSIGNAL": execution.StopSignal = argument
+        case "EXPOSE":
+            var ports = execution.ExposedPorts ?? [:]
+            for port in argument.split(separator: " ") { ports[port.contains("/") ? String(port) : port + "/tcp"] = EmptyObject() }
+            execution.ExposedPorts = ports
+        default:
+            throw EngineError("\(instruction) is not a valid change command", "use CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER or WORKDIR")
+        }
+    }
+}

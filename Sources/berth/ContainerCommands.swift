@@ -10,7 +10,7 @@ enum ContainerCommands {
         RunCommand.self, CreateCommand.self, StartCommand.self, StopCommand.self, RestartCommand.self, KillCommand.self,
         RmCommand.self, PsCommand.self, LogsCommand.self, InspectCommand.self, ExecCommand.self, WaitCommand.self,
         PauseCommand.self, UnpauseCommand.self, RenameCommand.self, TopCommand.self, StatsCommand.self, AttachCommand.self,
-        PortCommand.self, CpCommand.self, DiffCommand.self, ExportCommand.self, UpdateCommand.self,
+        PortCommand.self, CpCommand.self, DiffCommand.self, ExportCommand.self, UpdateCommand.self, CommitCommand.self,
     ]
 }
 

@@ -110,3 +110,24 @@ struct UpdateCommand: ParsableCommand {
         }
     }
 }
+
+struct CommitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "commit", abstract: "Create a new image from a container's changes.")
+    @OptionGroup var options: EngineOptions
+    @Option(name: .shortAndLong, help: "Author.") var author: String?
+    @Option(name: [.customShort("c"), .customLong("change")], help: "Apply Dockerfile instruction to the created image.") var change: [String] = []
+    @Option(name: .shortAndLong, help: "Commit message.") var message = ""
+    @Option(name: .shortAndLong, help: "Pause container during commit.") var pause = true
+    @Argument(help: "Container.") var container: String
+    @Argument(help: "REPOSITORY[:TAG]") var repository: String?
+
+    func run() async throws {
+        do {
+            let image = try await options.open().commit(container, repository: repository, author: author, message: message,
+                                                        changes: change, pause: pause)
+            print(image.configDigest.description)
+        } catch {
+            throw engineFailure(error)
+        }
+    }
+}
