@@ -42,7 +42,10 @@ ulimits="--ulimit nofile=4096:4096 --ulimit nproc=4096:4096"   # this host's har
 engines=("berth" "podman-crun" "podman-runc")
 declare -A command
 command[berth]="$berth --root $broot --runroot $brun"
-command[podman-crun]="podman --root $proot --runroot $prun --storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime crun"
+crun=crun
+# Debian's crun refuses hybrid cgroup hosts; bench/crun-hybrid.sh runs it in a namespace where it sees none.
+[ -e /sys/fs/cgroup/unified/cgroup.controllers ] && crun=$here/bench/crun-hybrid.sh
+command[podman-crun]="podman --root $proot --runroot $prun --storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime $crun"
 command[podman-runc]="podman --root $proot --runroot $prun --storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime runc"
 image_of() { [ "$1" = berth ] && echo bench:latest || echo localhost/bench:latest; }
 extra_of() { [ "$1" = berth ] && echo "" || echo "$ulimits --network none"; }
@@ -67,7 +70,8 @@ for i in $(seq "$runs"); do
         [ "$engine" = docker ] && extra="--network none"
         t0=$(now); $c run --rm $extra "$image" true >/dev/null; t1=$(now)
         runrm[$engine]+="$(( (t1 - t0) / 1000 )) "
-        t0=$(now); id=$($c run -d $extra "$image" sleep 100); $c rm -f "$id" >/dev/null; t1=$(now)
+        rmflags="-f"; [[ $engine == podman* ]] && rmflags="-f -t 0"   # podman's rm -f waits 10 s for SIGTERM first
+        t0=$(now); id=$($c run -d $extra "$image" sleep 100); $c rm $rmflags "$id" >/dev/null; t1=$(now)
         detach[$engine]+="$(( (t1 - t0) / 1000 )) "
     done
 done
@@ -91,7 +95,7 @@ bid=$(${command[berth]} run -d bench:latest sleep 100)
 monitor_pid=$(python3 -c "import json,sys; print(json.load(open('$brun/monitor/$bid/state.json'))['monitorPid'])")
 monitor_rss=$(rss_of "$monitor_pid")
 pid=$(${command[podman-crun]} run -d $ulimits --network none localhost/bench:latest sleep 100)
-conmon_pid=$(pgrep -f "conmon.*$pid" | head -1 || true)
+conmon_pid=$(pgrep -f "conmon.*${pid:0:12}" | head -1 || true)
 conmon_rss=$( [ -n "$conmon_pid" ] && rss_of "$conmon_pid" || echo "n/a")
 shim_rss="n/a"
 if [[ " ${engines[*]} " == *" docker "* ]]; then

@@ -119,3 +119,12 @@ public enum Files {
         }
     }
 }
+
+extension Files {
+    /// The target of a symbolic link.
+    public static func readLink(_ path: String) throws(SystemError) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = try check("readlink", path) { Int32(readlink(path, &buffer, buffer.count - 1)) }
+        return String(decoding: buffer[0..<Int(n)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

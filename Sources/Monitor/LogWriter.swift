@@ -23,19 +23,20 @@ public final class LogWriter {
 
     /// Logs the bytes read from `stream` ("stdout" or "stderr"), one entry per line.
     public func write(_ bytes: ArraySlice<UInt8>, stream: String) {
+        let streamBytes = stream == "stderr" ? Self.stderrName : Self.stdoutName
         var buffer = pending[stream] ?? []
         buffer.append(contentsOf: bytes)
         var start = buffer.startIndex
         var output: [UInt8] = []
-        let time = Clock.rfc3339Now()
+        let time = LogTime.now()
         while let newline = buffer[start...].firstIndex(of: 10) {
-            output += Self.entry(buffer[start...newline], stream: stream, time: time)
+            output += Self.entry(buffer[start...newline], stream: streamBytes, time: time)
             start = newline + 1
         }
         var rest = Array(buffer[start...])
         // A long line without a newline (progress bars, a tty) is written in pieces, as docker does.
         if rest.count >= 16 * 1024 {
-            output += Self.entry(rest[...], stream: stream, time: time)
+            output += Self.entry(rest[...], stream: streamBytes, time: time)
             rest = []
         }
         pending[stream] = rest
@@ -44,10 +45,10 @@ public final class LogWriter {
 
     /// Writes what is held back (at the container's exit).
     public func flush() {
-        let time = Clock.rfc3339Now()
+        let time = LogTime.now()
         var output: [UInt8] = []
         for (stream, rest) in pending.sorted(by: { $0.key < $1.key }) where !rest.isEmpty {
-            output += Self.entry(rest[...], stream: stream, time: time)
+            output += Self.entry(rest[...], stream: stream == "stderr" ? Self.stderrName : Self.stdoutName, time: time)
         }
         pending = [:]
         append(output)
@@ -81,29 +82,67 @@ public final class LogWriter {
         size = 0
     }
 
-    static func entry(_ line: ArraySlice<UInt8>, stream: String, time: String) -> [UInt8] {
-        var out: [UInt8] = Array("{\"log\":\"".utf8)
+    static let stdoutName: [UInt8] = Array("stdout".utf8)
+    static let stderrName: [UInt8] = Array("stderr".utf8)
+    static let head: [UInt8] = Array("{\"log\":\"".utf8)
+    static let streamKey: [UInt8] = Array("\",\"stream\":\"".utf8)
+    static let timeKey: [UInt8] = Array("\",\"time\":\"".utf8)
+    static let tail: [UInt8] = Array("\"}\n".utf8)
+
+    static func entry(_ line: ArraySlice<UInt8>, stream: [UInt8], time: [UInt8]) -> [UInt8] {
+        var out = head
+        out.reserveCapacity(line.count + 80)
         JSONText.appendEscaped(line, to: &out)
-        out += Array("\",\"stream\":\"\(stream)\",\"time\":\"\(time)\"}\n".utf8)
+        out += streamKey; out += stream; out += timeKey; out += time; out += tail
         return out
     }
 }
 
-/// JSON string escaping of raw bytes as Go's encoding/json does it: invalid UTF-8 becomes U+FFFD.
+/// JSON string escaping of raw bytes as Go's encoding/json does it: invalid UTF-8 becomes U+FFFD. Byte by byte,
+/// without String: this runs for every line a container prints, in a process that should stay small.
 public enum JSONText {
     public static func appendEscaped(_ bytes: ArraySlice<UInt8>, to out: inout [UInt8]) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        let text = String(decoding: bytes, as: UTF8.self)   // repairs invalid sequences with U+FFFD
-        for byte in text.utf8 {
-            switch byte {
-            case 0x22: out += [0x5c, 0x22]
-            case 0x5c: out += [0x5c, 0x5c]
-            case 0x0a: out += [0x5c, 0x6e]
-            case 0x0d: out += [0x5c, 0x72]
-            case 0x09: out += [0x5c, 0x74]
-            case 0x3c, 0x3e, 0x26, 0..<0x20:
-                out += [0x5c, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xf)]]
-            default: out.append(byte)
+        let hex: [UInt8] = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]
+        var index = bytes.startIndex
+        let end = bytes.endIndex
+        while index < end {
+            let byte = bytes[index]
+            if byte < 0x80 {
+                switch byte {
+                case 0x22: out.append(0x5c); out.append(0x22)
+                case 0x5c: out.append(0x5c); out.append(0x5c)
+                case 0x0a: out.append(0x5c); out.append(0x6e)
+                case 0x0d: out.append(0x5c); out.append(0x72)
+                case 0x09: out.append(0x5c); out.append(0x74)
+                case 0x3c, 0x3e, 0x26, 0..<0x20:
+                    out.append(0x5c); out.append(0x75); out.append(0x30); out.append(0x30)
+                    out.append(hex[Int(byte >> 4)]); out.append(hex[Int(byte & 0xf)])
+                default: out.append(byte)
+                }
+                index += 1
+                continue
+            }
+            // A multi-byte sequence: its length from the lead byte, then continuation bytes 10xxxxxx, no
+            // overlong forms, no surrogates, nothing above U+10FFFF.
+            let length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc2 ? 2 : 0
+            var valid = length > 0 && byte <= 0xf4 && end - index >= length
+            if valid {
+                for offset in 1..<length where bytes[index + offset] & 0xc0 != 0x80 { valid = false }
+            }
+            if valid && length == 3 {
+                let second = bytes[index + 1]
+                if (byte == 0xe0 && second < 0xa0) || (byte == 0xed && second >= 0xa0) { valid = false }
+            }
+            if valid && length == 4 {
+                let second = bytes[index + 1]
+                if (byte == 0xf0 && second < 0x90) || (byte == 0xf4 && second >= 0x90) { valid = false }
+            }
+            if valid {
+                out.append(contentsOf: bytes[index..<(index + length)])
+                index += length
+            } else {
+                out.append(0xef); out.append(0xbf); out.append(0xbd)
+                index += 1
             }
         }
     }
@@ -113,5 +152,32 @@ public enum JSONText {
         appendEscaped(ArraySlice(Array(text.utf8)), to: &out)
         out.append(0x22)
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// RFC 3339 with nanoseconds in UTC, as bytes (docker's json-file `time`).
+enum LogTime {
+    static func now() -> [UInt8] {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = time_t(ts.tv_sec)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        var out: [UInt8] = []
+        out.reserveCapacity(30)
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            while divisor > 0 { out.append(UInt8(48 + (rest / divisor) % 10)); rest %= divisor; divisor /= 10 }
+        }
+        digits(Int(parts.tm_year) + 1900, 4); out.append(45)
+        digits(Int(parts.tm_mon) + 1, 2); out.append(45)
+        digits(Int(parts.tm_mday), 2); out.append(84)
+        digits(Int(parts.tm_hour), 2); out.append(58)
+        digits(Int(parts.tm_min), 2); out.append(58)
+        digits(Int(parts.tm_sec), 2); out.append(46)
+        digits(Int(ts.tv_nsec), 9); out.append(90)
+        return out
     }
 }

@@ -32,6 +32,9 @@ public final class Supervisor {
     var master: Int32 = -1
     var oomWatcher: OOMWatcher?
     var startedMonotonic: UInt64 = 0
+    /// When the executable's clean pages are next released (see supervise), and how often they were.
+    var nextTrim: UInt64 = 0
+    var trims = 0
 
     /// `readyFd`: where the engine waits for `created`/`started <pid>` or `error <why>` (-1: nobody).
     public init(config: MonitorConfig, readyFd: Int32) throws(SystemError) {
@@ -161,6 +164,10 @@ public final class Supervisor {
         save()
         report("started \(pid)")
         if readyFd >= 0 { close(readyFd); readyFd = -1 }
+        // Setting the container up touched much of this static binary; supervising needs little of it.
+        Processes.releaseCleanExecutablePages()
+        nextTrim = Clock.monotonicNanoseconds() + 1_000_000_000
+        trims = 0
     }
 
     private func receiveMaster(_ listener: Int32) throws(RuntimeError) -> Int32 {
@@ -198,8 +205,18 @@ public final class Supervisor {
                                pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
             for output in outputs { descriptors.append(pollfd(fd: output.fd, events: Int16(POLLIN), revents: 0)) }
             for client in clients { descriptors.append(pollfd(fd: client.fd, events: Int16(POLLIN), revents: 0)) }
-            let timeout = health?.millisecondsUntilDue(now: Clock.monotonicNanoseconds()) ?? -1
+            let now = Clock.monotonicNanoseconds()
+            var timeout = health?.millisecondsUntilDue(now: now) ?? -1
+            let untilTrim = Int32(nextTrim > now ? (nextTrim - now) / 1_000_000 + 1 : 0)
+            timeout = timeout < 0 ? untilTrim : min(timeout, untilTrim)
             let ready = poll(&descriptors, nfds_t(descriptors.count), timeout)
+            if Clock.monotonicNanoseconds() >= nextTrim {
+                // Drop again what start-up and the output so far touched: 1 s and 10 s after the start, then
+                // every minute (a re-touched page is a minor fault from the page cache).
+                Processes.releaseCleanExecutablePages()
+                trims += 1
+                nextTrim = Clock.monotonicNanoseconds() + (trims == 1 ? 9_000_000_000 : 60_000_000_000)
+            }
             if ready < 0 && errno != EINTR { usleep(10_000) }
             if descriptors[0].revents != 0 {
                 while let signal = Signals.next(from: signals) { if signal == SIGHUP { reloadRestartPolicy() } }

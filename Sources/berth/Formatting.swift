@@ -5,9 +5,12 @@ import Template
 /// `--format` for the engine's commands: Go templates through the Template module, docker's `table` and
 /// `json` conventions, and docker's JSON indentation for `inspect`.
 enum Formatting {
-    /// A docker-shaped value (encoded in declaration order) as a template value.
+    /// A docker-shaped value as a template value (keys sorted, as Go sorts a map's).
     static func value<T: Encodable>(_ item: T) throws -> TemplateValue {
-        let data = try JSONEncoder().encode(item)
+        // Sorted keys: Foundation on Linux does not keep declaration order, and output must not change per run.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(item)
         return try TemplateValue.parse(json: Array(data))
     }
 

@@ -201,7 +201,9 @@ import Testing
         let json = try berth(["ps", "--filter", "name=\(name)", "--format", "json"])
         #expect(json.stdout.contains("\"Names\":\"\(name)\""))
         let inspected = try berth(["inspect", name])
-        #expect(inspected.stdout.hasPrefix("[\n    {\n        \"Id\": "), "\(inspected.stdout.prefix(60))")
+        // docker's layout: a JSON array, four spaces a level, `"key": value`.
+        #expect(inspected.stdout.hasPrefix("[\n    {\n        \""), "\(inspected.stdout.prefix(60))")
+        #expect(inspected.stdout.contains("\n        \"Id\": \""))
         let parsed = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [[String: Any]]
         #expect((parsed?.first?["State"] as? [String: Any])?["Running"] as? Bool == true)
         #expect(try inspect(name, "{{json .Config.Labels}}") == "{\"tier\":\"web\"}")
