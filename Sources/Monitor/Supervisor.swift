@@ -340,7 +340,13 @@ public final class Supervisor {
         state.status = .exited
         save()
         broadcast(AttachFrame.exit, ArraySlice(Array(String(state.exitCode ?? 0).utf8)))
-        for client in clients { close(client.fd) }
+        for client in clients {
+            // Read what the client sent and we never took (a late resize, stdin): closing a unix socket with
+            // unread data resets the peer, which could then lose the exit frame still queued for it.
+            while let frame = client.receive(), !frame.isEmpty {}
+            shutdown(client.fd, Int32(SHUT_WR))
+            close(client.fd)
+        }
         clients = []
     }
 

@@ -2,226 +2,228 @@ import Foundation
 import Testing
 
 /// OOM, limits, the kernel view, faults (a killed monitor, a SIGKILLed CLI, a reboot), bad input.
-@Suite(.serialized) struct KernelAndFaultTests {
-    @Test func oomKillOfPID1IsReported() throws {
-        let name = uniqueName()
-        let result = try berth(["run", "--name", name, "-m", "16m", "--memory-swap", "16m", TestEngine.image,
-                                "sh", "-c", "x=a; while true; do x=$x$x; done"])
-        #expect(result.status == 137)
-        #expect(try inspect(name, "{{.State.OOMKilled}}") == "true")
-        #expect(try inspect(name, "{{.State.Reason}}").contains("OOM-killed by the kernel (PID 1) at the memory limit of 16777216 bytes"))
-        #expect(try berth(["inspect", "--kernel", name]).stdout.contains("OOM-killed by the kernel (PID 1)"))
-        #expect(try berth(["rm", name]).succeeded)
-    }
-
-    @Test func oomKillOfAChildIsToldApartFromPID1() throws {
-        let name = uniqueName()
-        let result = try berth(["run", "--name", name, "-m", "16m", "--memory-swap", "16m", TestEngine.image,
-                                "sh", "-c", "sh -c 'x=a; while true; do x=$x$x; done'; echo survived"])
-        #expect(result.status == 0)
-        #expect(result.stdout == "survived\n")
-        #expect(try inspect(name, "{{.State.OOMKilled}}") == "false")
-        #expect(try inspect(name, "{{.State.Reason}}").contains("the kernel OOM-killed 1 other process of the container"))
-        #expect(try berth(["rm", name]).succeeded)
-    }
-
-    @Test func limitsAndFlagsReachTheContainer() throws {
-        let name = uniqueName()
-        let envFile = NSTemporaryDirectory() + "berth-env-\(UUID().uuidString)"
-        try "# comment\nFROM_FILE=yes\n".write(toFile: envFile, atomically: true, encoding: .utf8)
-        defer { unlink(envFile) }
-        let script = """
-        cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max
-        hostname; echo $FROM_FILE; pwd; id -u; id -G
-        touch /x 2>/dev/null && echo writable || echo read-only
-        touch /scratch/y && echo tmpfs-writable
-        df -k /dev/shm | tail -1 | awk '{print $2}'
-        grep CapEff /proc/self/status
-        cat /etc/hostname
-        """
-        let result = try berth(["run", "--rm", "--name", name, "--pids-limit", "42", "-h", "box", "--env-file", envFile,
-                                "-w", "/tmp", "-u", "app", "--group-add", "staff", "--read-only", "--tmpfs", "/scratch",
-                                "--shm-size", "8m", "--cap-drop", "ALL", TestEngine.image, "sh", "-c", script])
-        #expect(result.succeeded, "\(result.stderr)")
-        let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.count == 11, "\(lines)")
-        guard lines.count == 11 else { return }
-        #expect(lines[0] == "42")
-        #expect(lines[1] == "box")
-        #expect(lines[2] == "yes")
-        #expect(lines[3] == "/tmp")
-        #expect(lines[4] == "1000")
-        #expect(lines[5].split(separator: " ").contains("50"))
-        #expect(lines[6] == "read-only")
-        #expect(lines[7] == "tmpfs-writable")
-        #expect(lines[8] == "8192")
-        #expect(lines[9].hasSuffix("0000000000000000"))
-        #expect(lines[10] == "box")
-    }
-
-    @Test func dockerDefaultCapabilitiesAndPrivileged() throws {
-        let normal = try berth(["run", "--rm", TestEngine.image, "grep", "CapBnd", "/proc/self/status"])
-        #expect(normal.stdout.contains("00000000a80425fb"), "\(normal.stdout)")
-        let privileged = try berth(["run", "--rm", "--privileged", TestEngine.image, "grep", "CapBnd", "/proc/self/status"])
-        let host = try String(contentsOfFile: "/proc/self/status", encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("CapBnd") }
-        #expect(privileged.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\t").last
-                == host?.split(separator: "\t").last)
-    }
-
-    @Test func volumesNamedAnonymousAndBinds() throws {
-        let volume = uniqueName()
-        let hostDirectory = NSTemporaryDirectory() + "berth-bind-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: hostDirectory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: hostDirectory) }
-        // A new named volume is seeded with what the image has at its destination (docker's copy-up).
-        let first = try berth(["run", "--rm", "-v", "\(volume):/data", "-v", "\(hostDirectory):/host", TestEngine.image,
-                               "sh", "-c", "cat /data/seed.txt; echo kept > /data/new.txt; echo bound > /host/file"])
-        #expect(first.stdout == "from the image\n", "\(first.stderr)")
-        #expect(try String(contentsOfFile: hostDirectory + "/file", encoding: .utf8) == "bound\n")
-        let second = try berth(["run", "--rm", "-v", "\(volume):/data:ro", TestEngine.image, "sh", "-c", "cat /data/new.txt; touch /data/z || echo ro"])
-        #expect(second.stdout.contains("kept") && second.stdout.contains("ro"))
-        #expect(try berth(["volume", "ls", "-q"]).stdout.contains(volume))
-        // An anonymous volume lives as long as its container (with rm -v).
-        let name = uniqueName()
-        #expect(try berth(["create", "--name", name, "-v", "/anon", TestEngine.image, "true"]).succeeded)
-        let anonymous = try inspect(name, "{{range .Mounts}}{{.Name}}{{end}}")
-        #expect(anonymous.count == 64)
-        let inUse = try berth(["volume", "rm", anonymous])
-        #expect(inUse.status != 0 && inUse.stderr.contains("volume is in use"))
-        #expect(try berth(["rm", "-v", name]).succeeded)
-        #expect(!(try berth(["volume", "ls", "-q"]).stdout.contains(anonymous)))
-        #expect(try berth(["volume", "rm", volume]).succeeded)
-    }
-
-    @Test func badInputFailsWith125AndLeavesNothing() throws {
-        let name = uniqueName()
-        let cases: [([String], String)] = [
-            (["-m", "banana", TestEngine.image, "true"], "invalid size"),
-            (["--cpus", "0", TestEngine.image, "true"], "--cpus"),
-            (["--pull", "never", "no-such-image:1", "true"], "Unable to find image"),
-            (["-v", "relative/path:/x", TestEngine.image, "true"], "invalid volume specification"),
-            (["--env-file", "/no/such/file", TestEngine.image, "true"], "/no/such/file"),
-            (["--restart", "sometimes", TestEngine.image, "true"], "invalid restart policy"),
-            (["--network", "nosuchnet", TestEngine.image, "true"], "network nosuchnet not found"),
-            (["--mount", "type=bind,source=/no/such/dir,target=/x", TestEngine.image, "true"], "bind source path does not exist"),
-            (["-m", "1k", TestEngine.image, "true"], "Minimum memory limit"),
-        ]
-        for (arguments, message) in cases {
-            let result = try berth(["run", "--name", name] + arguments)
-            #expect(result.status == 125, "\(arguments): \(result.status) \(result.stderr)")
-            #expect(result.stderr.hasPrefix("berth: ") && result.stderr.contains(message), "\(arguments): \(result.stderr)")
-            #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
-            // Nothing was made: the name is free and no directory is left.
-            #expect(try berth(["inspect", name]).status != 0, "\(arguments) left a container")
+extension EngineSuite {
+    @Suite struct KernelAndFaultTests {
+        @Test func oomKillOfPID1IsReported() throws {
+            let name = uniqueName()
+            let result = try berth(["run", "--name", name, "-m", "16m", "--memory-swap", "16m", TestEngine.image,
+                                    "sh", "-c", "x=a; while true; do x=$x$x; done"])
+            #expect(result.status == 137)
+            #expect(try inspect(name, "{{.State.OOMKilled}}") == "true")
+            #expect(try inspect(name, "{{.State.Reason}}").contains("OOM-killed by the kernel (PID 1) at the memory limit of 16777216 bytes"))
+            #expect(try berth(["inspect", "--kernel", name]).stdout.contains("OOM-killed by the kernel (PID 1)"))
+            #expect(try berth(["rm", name]).succeeded)
         }
-        let badName = try berth(["run", "--name", "bad name", TestEngine.image, "true"])
-        #expect(badName.status == 125 && badName.stderr.contains("Invalid container name"))
-        for command in [["stop"], ["rm"], ["logs"], ["start"], ["kill"], ["exec"]] {
-            let result = try berth(command + ["no-such-container"] + (command == ["exec"] ? ["true"] : []))
-            #expect(result.status != 0)
-            #expect(result.stderr.contains("No such container: no-such-container"), "\(command): \(result.stderr)")
+
+        @Test func oomKillOfAChildIsToldApartFromPID1() throws {
+            let name = uniqueName()
+            let result = try berth(["run", "--name", name, "-m", "16m", "--memory-swap", "16m", TestEngine.image,
+                                    "sh", "-c", "sh -c 'x=a; while true; do x=$x$x; done'; echo survived"])
+            #expect(result.status == 0)
+            #expect(result.stdout == "survived\n")
+            #expect(try inspect(name, "{{.State.OOMKilled}}") == "false")
+            #expect(try inspect(name, "{{.State.Reason}}").contains("the kernel OOM-killed 1 other process of the container"))
+            #expect(try berth(["rm", name]).succeeded)
         }
-        let notFound = try berth(["run", "--rm", "--name", name, TestEngine.image, "no-such-command"])
-        #expect(notFound.status == 127, "\(notFound.stderr)")
-        #expect(notFound.stderr.contains("executable file not found"))
-        #expect(try berth(["inspect", name]).status != 0, "run --rm of a command that cannot start left its container")
-    }
 
-    @Test func aKilledMonitorIsReportedAndRecovered() throws {
-        let name = uniqueName()
-        #expect(try berth(["run", "-d", "--name", name, TestEngine.image, "sleep", "1000"]).succeeded)
-        let id = try inspect(name, "{{.Id}}")
-        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(TestEngine.runroot)/monitor/\(id)/state.json"))) as? [String: Any]
-        let monitor = (state?["monitorPid"] as? Int).map(Int32.init) ?? 0
-        #expect(monitor > 0)
-        kill(monitor, SIGKILL)
-        #expect(try eventually { try inspect(name, "{{.State.Reason}}").contains("its monitor was killed") })
-        #expect(try inspect(name, "{{.State.Status}}") == "running")
-        #expect(try berth(["rm", "-f", name]).succeeded)
-        #expect(leftovers(of: id).isEmpty, "\(leftovers(of: id))")
-    }
-
-    @Test func aRebootIsSeenAndStartWorksAgain() throws {
-        let name = uniqueName()
-        #expect(try berth(["run", "-d", "--name", name, "--restart", "always", TestEngine.image, "sleep", "1000"]).succeeded)
-        let id = try inspect(name, "{{.Id}}")
-        // A reboot: every monitor and container killed, the runtime state (a tmpfs) gone, mounts gone.
-        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(TestEngine.runroot)/monitor/\(id)/state.json"))) as? [String: Any]
-        if let monitor = state?["monitorPid"] as? Int { kill(Int32(monitor), SIGKILL) }
-        if let pid = state?["pid"] as? Int { kill(Int32(pid), SIGKILL) }
-        #expect(try eventually { kill(Int32(state?["pid"] as? Int ?? 0), 0) != 0 || (try? String(contentsOfFile: "/proc/\(state?["pid"] as? Int ?? 0)/stat", encoding: .utf8))?.contains(") Z ") == true })
-        for directory in ["\(TestEngine.runroot)/monitor/\(id)", "\(TestEngine.runroot)/runtime/\(id)"] {
-            try? FileManager.default.removeItem(atPath: directory)
+        @Test func limitsAndFlagsReachTheContainer() throws {
+            let name = uniqueName()
+            let envFile = NSTemporaryDirectory() + "berth-env-\(UUID().uuidString)"
+            try "# comment\nFROM_FILE=yes\n".write(toFile: envFile, atomically: true, encoding: .utf8)
+            defer { unlink(envFile) }
+            let script = """
+            cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max
+            hostname; echo $FROM_FILE; pwd; id -u; id -G
+            touch /x 2>/dev/null && echo writable || echo read-only
+            touch /scratch/y && echo tmpfs-writable
+            df -k /dev/shm | tail -1 | awk '{print $2}'
+            grep CapEff /proc/self/status
+            cat /etc/hostname
+            """
+            let result = try berth(["run", "--rm", "--name", name, "--pids-limit", "42", "-h", "box", "--env-file", envFile,
+                                    "-w", "/tmp", "-u", "app", "--group-add", "staff", "--read-only", "--tmpfs", "/scratch",
+                                    "--shm-size", "8m", "--cap-drop", "ALL", TestEngine.image, "sh", "-c", script])
+            #expect(result.succeeded, "\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.count == 11, "\(lines)")
+            guard lines.count == 11 else { return }
+            #expect(lines[0] == "42")
+            #expect(lines[1] == "box")
+            #expect(lines[2] == "yes")
+            #expect(lines[3] == "/tmp")
+            #expect(lines[4] == "1000")
+            #expect(lines[5].split(separator: " ").contains("50"))
+            #expect(lines[6] == "read-only")
+            #expect(lines[7] == "tmpfs-writable")
+            #expect(lines[8] == "8192")
+            #expect(lines[9].hasSuffix("0000000000000000"))
+            #expect(lines[10] == "box")
         }
-        for base in ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/freezer",
-                     "/sys/fs/cgroup/devices", "/sys/fs/cgroup/blkio", "/sys/fs/cgroup/cpuset", "/sys/fs/cgroup/net_cls,net_prio",
-                     "/sys/fs/cgroup/perf_event", "/sys/fs/cgroup/hugetlb", "/sys/fs/cgroup/rdma", "/sys/fs/cgroup/misc", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup"] {
-            rmdir("\(base)/berth/\(id)")
+
+        @Test func dockerDefaultCapabilitiesAndPrivileged() throws {
+            let normal = try berth(["run", "--rm", TestEngine.image, "grep", "CapBnd", "/proc/self/status"])
+            #expect(normal.stdout.contains("00000000a80425fb"), "\(normal.stdout)")
+            let privileged = try berth(["run", "--rm", "--privileged", TestEngine.image, "grep", "CapBnd", "/proc/self/status"])
+            let host = try String(contentsOfFile: "/proc/self/status", encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("CapBnd") }
+            #expect(privileged.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\t").last
+                    == host?.split(separator: "\t").last)
         }
-        _ = try runCommand("/bin/umount", ["-l", "\(TestEngine.root)/containers/\(id)/bundle/rootfs"])
-        #expect(try inspect(name, "{{.State.Status}}") == "exited")
-        #expect(try inspect(name, "{{.State.Reason}}").contains("runtime state is gone"))
-        let booted = try berth(["system", "boot"])
-        #expect(booted.stdout.contains(name), "\(booted.stderr)")
-        #expect(try inspect(name, "{{.State.Status}}") == "running")
-        #expect(try berth(["exec", name, "true"]).succeeded)
-        #expect(try berth(["rm", "-f", name]).succeeded)
-        #expect(leftovers(of: id).isEmpty, "\(leftovers(of: id))")
-    }
 
-    @Test func aKilledCLILeavesAStateThatRmForceCleans() throws {
-        let name = uniqueName()
-        // SIGKILL the CLI while `run` is attached: the container goes on; ps stays consistent; rm -f cleans.
-        let path = berthBinary
-        var pid: pid_t = 0
-        let words: [String] = [path, "--root", TestEngine.root, "--runroot", TestEngine.runroot, "run", "--name", name, TestEngine.image, "sleep", "1000"]
-        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        _ = TestEngine.image
-        #expect(posix_spawn(&pid, path, nil, nil, argv, environ) == 0)
-        #expect(try eventually { try inspect(name, "{{.State.Status}}") == "running" })
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        #expect(try berth(["ps", "--format", "{{.Names}}"]).stdout.contains(name))
-        let id = try inspect(name, "{{.Id}}")
-        #expect(try berth(["rm", "-f", name]).succeeded)
-        #expect(leftovers(of: id).isEmpty, "\(leftovers(of: id))")
-    }
+        @Test func volumesNamedAnonymousAndBinds() throws {
+            let volume = uniqueName()
+            let hostDirectory = NSTemporaryDirectory() + "berth-bind-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: hostDirectory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: hostDirectory) }
+            // A new named volume is seeded with what the image has at its destination (docker's copy-up).
+            let first = try berth(["run", "--rm", "-v", "\(volume):/data", "-v", "\(hostDirectory):/host", TestEngine.image,
+                                   "sh", "-c", "cat /data/seed.txt; echo kept > /data/new.txt; echo bound > /host/file"])
+            #expect(first.stdout == "from the image\n", "\(first.stderr)")
+            #expect(try String(contentsOfFile: hostDirectory + "/file", encoding: .utf8) == "bound\n")
+            let second = try berth(["run", "--rm", "-v", "\(volume):/data:ro", TestEngine.image, "sh", "-c", "cat /data/new.txt; touch /data/z || echo ro"])
+            #expect(second.stdout.contains("kept") && second.stdout.contains("ro"))
+            #expect(try berth(["volume", "ls", "-q"]).stdout.contains(volume))
+            // An anonymous volume lives as long as its container (with rm -v).
+            let name = uniqueName()
+            #expect(try berth(["create", "--name", name, "-v", "/anon", TestEngine.image, "true"]).succeeded)
+            let anonymous = try inspect(name, "{{range .Mounts}}{{.Name}}{{end}}")
+            #expect(anonymous.count == 64)
+            let inUse = try berth(["volume", "rm", anonymous])
+            #expect(inUse.status != 0 && inUse.stderr.contains("volume is in use"))
+            #expect(try berth(["rm", "-v", name]).succeeded)
+            #expect(!(try berth(["volume", "ls", "-q"]).stdout.contains(anonymous)))
+            #expect(try berth(["volume", "rm", volume]).succeeded)
+        }
 
-    @Test func psFormatsAndFilters() throws {
-        let name = uniqueName()
-        #expect(try berth(["run", "-d", "--name", name, "-l", "tier=web", TestEngine.image, "sleep", "1000"]).succeeded)
-        let table = try berth(["ps", "--filter", "label=tier=web"])
-        #expect(table.stdout.hasPrefix("CONTAINER ID   IMAGE"), "\(table.stdout)")
-        #expect(table.stdout.contains(name))
-        let custom = try berth(["ps", "--filter", "name=\(name)", "--format", "table {{.Names}}\\t{{.Label \"tier\"}}"])
-        #expect(custom.stdout.split(separator: "\n").first?.hasPrefix("NAMES") == true)
-        #expect(custom.stdout.contains("\(name)   web"), "\(custom.stdout)")
-        let json = try berth(["ps", "--filter", "name=\(name)", "--format", "json"])
-        #expect(json.stdout.contains("\"Names\":\"\(name)\""))
-        let inspected = try berth(["inspect", name])
-        // docker's layout: a JSON array, four spaces a level, `"key": value`.
-        #expect(inspected.stdout.hasPrefix("[\n    {\n        \""), "\(inspected.stdout.prefix(60))")
-        #expect(inspected.stdout.contains("\n        \"Id\": \""))
-        let parsed = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [[String: Any]]
-        #expect((parsed?.first?["State"] as? [String: Any])?["Running"] as? Bool == true)
-        #expect(try inspect(name, "{{json .Config.Labels}}") == "{\"tier\":\"web\"}")
-        let bad = try berth(["ps", "--format", "{{.Names"])
-        #expect(bad.status != 0 && bad.stderr.contains("template"))
-        let kernel = try berth(["inspect", "--kernel", name])
-        #expect(kernel.stdout.contains("namespaces") && kernel.stdout.contains("pid") && kernel.stdout.contains("memory"))
-        let stats = try berth(["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", name])
-        #expect(stats.stdout == "\(name) 1\n", "\(stats.stdout) \(stats.stderr)")
-        #expect(try berth(["rm", "-f", name]).succeeded)
-    }
+        @Test func badInputFailsWith125AndLeavesNothing() throws {
+            let name = uniqueName()
+            let cases: [([String], String)] = [
+                (["-m", "banana", TestEngine.image, "true"], "invalid size"),
+                (["--cpus", "0", TestEngine.image, "true"], "--cpus"),
+                (["--pull", "never", "no-such-image:1", "true"], "Unable to find image"),
+                (["-v", "relative/path:/x", TestEngine.image, "true"], "invalid volume specification"),
+                (["--env-file", "/no/such/file", TestEngine.image, "true"], "/no/such/file"),
+                (["--restart", "sometimes", TestEngine.image, "true"], "invalid restart policy"),
+                (["--network", "nosuchnet", TestEngine.image, "true"], "network nosuchnet not found"),
+                (["--mount", "type=bind,source=/no/such/dir,target=/x", TestEngine.image, "true"], "bind source path does not exist"),
+                (["-m", "1k", TestEngine.image, "true"], "Minimum memory limit"),
+            ]
+            for (arguments, message) in cases {
+                let result = try berth(["run", "--name", name] + arguments)
+                #expect(result.status == 125, "\(arguments): \(result.status) \(result.stderr)")
+                #expect(result.stderr.hasPrefix("berth: ") && result.stderr.contains(message), "\(arguments): \(result.stderr)")
+                #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+                // Nothing was made: the name is free and no directory is left.
+                #expect(try berth(["inspect", name]).status != 0, "\(arguments) left a container")
+            }
+            let badName = try berth(["run", "--name", "bad name", TestEngine.image, "true"])
+            #expect(badName.status == 125 && badName.stderr.contains("Invalid container name"))
+            for command in [["stop"], ["rm"], ["logs"], ["start"], ["kill"], ["exec"]] {
+                let result = try berth(command + ["no-such-container"] + (command == ["exec"] ? ["true"] : []))
+                #expect(result.status != 0)
+                #expect(result.stderr.contains("No such container: no-such-container"), "\(command): \(result.stderr)")
+            }
+            let notFound = try berth(["run", "--rm", "--name", name, TestEngine.image, "no-such-command"])
+            #expect(notFound.status == 127, "\(notFound.stderr)")
+            #expect(notFound.stderr.contains("executable file not found"))
+            #expect(try berth(["inspect", name]).status != 0, "run --rm of a command that cannot start left its container")
+        }
 
-    @Test func eventsRecordTheLifecycle() throws {
-        let name = uniqueName()
-        let since = String(Int(Date().timeIntervalSince1970) - 1)
-        #expect(try berth(["run", "--rm", "--name", name, TestEngine.image, "true"]).succeeded)
-        let until = String(Int(Date().timeIntervalSince1970) + 1)
-        let events = try berth(["events", "--since", since, "--until", until, "--filter", "container=\(name)", "--format", "{{.Action}}"])
-        #expect(events.stdout.split(separator: "\n") == ["create", "start", "die", "destroy"], "\(events.stdout)")
+        @Test func aKilledMonitorIsReportedAndRecovered() throws {
+            let name = uniqueName()
+            #expect(try berth(["run", "-d", "--name", name, TestEngine.image, "sleep", "1000"]).succeeded)
+            let id = try inspect(name, "{{.Id}}")
+            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(TestEngine.runroot)/monitor/\(id)/state.json"))) as? [String: Any]
+            let monitor = (state?["monitorPid"] as? Int).map(Int32.init) ?? 0
+            #expect(monitor > 0)
+            kill(monitor, SIGKILL)
+            #expect(try eventually { try inspect(name, "{{.State.Reason}}").contains("its monitor was killed") })
+            #expect(try inspect(name, "{{.State.Status}}") == "running")
+            #expect(try berth(["rm", "-f", name]).succeeded)
+            #expect(leftovers(of: id).isEmpty, "\(leftovers(of: id))")
+        }
+
+        @Test func aRebootIsSeenAndStartWorksAgain() throws {
+            let name = uniqueName()
+            #expect(try berth(["run", "-d", "--name", name, "--restart", "always", TestEngine.image, "sleep", "1000"]).succeeded)
+            let id = try inspect(name, "{{.Id}}")
+            // A reboot: every monitor and container killed, the runtime state (a tmpfs) gone, mounts gone.
+            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(TestEngine.runroot)/monitor/\(id)/state.json"))) as? [String: Any]
+            if let monitor = state?["monitorPid"] as? Int { kill(Int32(monitor), SIGKILL) }
+            if let pid = state?["pid"] as? Int { kill(Int32(pid), SIGKILL) }
+            #expect(try eventually { kill(Int32(state?["pid"] as? Int ?? 0), 0) != 0 || (try? String(contentsOfFile: "/proc/\(state?["pid"] as? Int ?? 0)/stat", encoding: .utf8))?.contains(") Z ") == true })
+            for directory in ["\(TestEngine.runroot)/monitor/\(id)", "\(TestEngine.runroot)/runtime/\(id)"] {
+                try? FileManager.default.removeItem(atPath: directory)
+            }
+            for base in ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/freezer",
+                         "/sys/fs/cgroup/devices", "/sys/fs/cgroup/blkio", "/sys/fs/cgroup/cpuset", "/sys/fs/cgroup/net_cls,net_prio",
+                         "/sys/fs/cgroup/perf_event", "/sys/fs/cgroup/hugetlb", "/sys/fs/cgroup/rdma", "/sys/fs/cgroup/misc", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup"] {
+                rmdir("\(base)/berth/\(id)")
+            }
+            _ = try runCommand("/bin/umount", ["-l", "\(TestEngine.root)/containers/\(id)/bundle/rootfs"])
+            #expect(try inspect(name, "{{.State.Status}}") == "exited")
+            #expect(try inspect(name, "{{.State.Reason}}").contains("runtime state is gone"))
+            let booted = try berth(["system", "boot"])
+            #expect(booted.stdout.contains(name), "\(booted.stderr)")
+            #expect(try inspect(name, "{{.State.Status}}") == "running")
+            #expect(try berth(["exec", name, "true"]).succeeded)
+            #expect(try berth(["rm", "-f", name]).succeeded)
+            #expect(leftovers(of: id).isEmpty, "\(leftovers(of: id))")
+        }
+
+        @Test func aKilledCLILeavesAStateThatRmForceCleans() throws {
+            let name = uniqueName()
+            // SIGKILL the CLI while `run` is attached: the container goes on; ps stays consistent; rm -f cleans.
+            let path = berthBinary
+            var pid: pid_t = 0
+            let words: [String] = [path, "--root", TestEngine.root, "--runroot", TestEngine.runroot, "run", "--name", name, TestEngine.image, "sleep", "1000"]
+            let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+            defer { for p in argv { free(p) } }
+            _ = TestEngine.image
+            #expect(posix_spawn(&pid, path, nil, nil, argv, environ) == 0)
+            #expect(try eventually { try inspect(name, "{{.State.Status}}") == "running" })
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            #expect(try berth(["ps", "--format", "{{.Names}}"]).stdout.contains(name))
+            let id = try inspect(name, "{{.Id}}")
+            #expect(try berth(["rm", "-f", name]).succeeded)
+            #expect(leftovers(of: id).isEmpty, "\(leftovers(of: id))")
+        }
+
+        @Test func psFormatsAndFilters() throws {
+            let name = uniqueName()
+            #expect(try berth(["run", "-d", "--name", name, "-l", "tier=web", TestEngine.image, "sleep", "1000"]).succeeded)
+            let table = try berth(["ps", "--filter", "label=tier=web"])
+            #expect(table.stdout.hasPrefix("CONTAINER ID   IMAGE"), "\(table.stdout)")
+            #expect(table.stdout.contains(name))
+            let custom = try berth(["ps", "--filter", "name=\(name)", "--format", "table {{.Names}}\\t{{.Label \"tier\"}}"])
+            #expect(custom.stdout.split(separator: "\n").first?.hasPrefix("NAMES") == true)
+            #expect(custom.stdout.contains("\(name)   web"), "\(custom.stdout)")
+            let json = try berth(["ps", "--filter", "name=\(name)", "--format", "json"])
+            #expect(json.stdout.contains("\"Names\":\"\(name)\""))
+            let inspected = try berth(["inspect", name])
+            // docker's layout: a JSON array, four spaces a level, `"key": value`.
+            #expect(inspected.stdout.hasPrefix("[\n    {\n        \""), "\(inspected.stdout.prefix(60))")
+            #expect(inspected.stdout.contains("\n        \"Id\": \""))
+            let parsed = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [[String: Any]]
+            #expect((parsed?.first?["State"] as? [String: Any])?["Running"] as? Bool == true)
+            #expect(try inspect(name, "{{json .Config.Labels}}") == "{\"tier\":\"web\"}")
+            let bad = try berth(["ps", "--format", "{{.Names"])
+            #expect(bad.status != 0 && bad.stderr.contains("template"))
+            let kernel = try berth(["inspect", "--kernel", name])
+            #expect(kernel.stdout.contains("namespaces") && kernel.stdout.contains("pid") && kernel.stdout.contains("memory"))
+            let stats = try berth(["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", name])
+            #expect(stats.stdout == "\(name) 1\n", "\(stats.stdout) \(stats.stderr)")
+            #expect(try berth(["rm", "-f", name]).succeeded)
+        }
+
+        @Test func eventsRecordTheLifecycle() throws {
+            let name = uniqueName()
+            let since = String(Int(Date().timeIntervalSince1970) - 1)
+            #expect(try berth(["run", "--rm", "--name", name, TestEngine.image, "true"]).succeeded)
+            let until = String(Int(Date().timeIntervalSince1970) + 1)
+            let events = try berth(["events", "--since", since, "--until", until, "--filter", "container=\(name)", "--format", "{{.Action}}"])
+            #expect(events.stdout.split(separator: "\n") == ["create", "start", "die", "destroy"], "\(events.stdout)")
+        }
     }
 }

@@ -131,3 +131,7 @@ func eventually(timeout: TimeInterval = 20, _ condition: () throws -> Bool) reth
     }
     return try condition()
 }
+
+/// Every engine suite runs inside this one, one test at a time: they share one engine root, and some of
+/// them (the name race, the reboot) look at all of it.
+@Suite(.serialized) struct EngineSuite {}
