@@ -47,7 +47,7 @@ crun=crun
 [ -e /sys/fs/cgroup/unified/cgroup.controllers ] && crun=$here/bench/crun-hybrid.sh
 command[podman-crun]="podman --root $proot --runroot $prun --storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime $crun"
 command[podman-runc]="podman --root $proot --runroot $prun --storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime runc"
-image_of() { [ "$1" = berth ] && echo bench:latest || echo localhost/bench:latest; }
+image_of() { case $1 in berth|docker) echo bench:latest ;; *) echo localhost/bench:latest ;; esac; }
 extra_of() { [ "$1" = berth ] && echo "" || echo "$ulimits --network none"; }
 
 if command -v dockerd >/dev/null && [ "${BENCH_DOCKER:-1}" = 1 ]; then

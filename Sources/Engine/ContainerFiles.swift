@@ -143,22 +143,7 @@ extension Engine {
             try Self.validate(record.HostConfig)
             let live = withLiveState(record)
             if live.State.Running {
-                var resources = Resources()
-                let host = record.HostConfig
-                if host.Memory > 0 || host.MemorySwap != 0 || host.MemoryReservation > 0 {
-                    resources.memory = Resources.Memory(limit: host.Memory > 0 ? host.Memory : nil,
-                                                        reservation: host.MemoryReservation > 0 ? host.MemoryReservation : nil,
-                                                        swap: host.MemorySwap != 0 ? host.MemorySwap : (host.Memory > 0 ? host.Memory * 2 : nil))
-                }
-                if host.NanoCpus > 0 || host.CpuShares > 0 || !host.CpusetCpus.isEmpty || !host.CpusetMems.isEmpty {
-                    resources.cpu = Resources.CPU(shares: host.CpuShares > 0 ? UInt64(host.CpuShares) : nil,
-                                                  quota: host.NanoCpus > 0 ? host.NanoCpus / 10_000 : nil,
-                                                  period: host.NanoCpus > 0 ? 100_000 : nil,
-                                                  cpus: host.CpusetCpus.isEmpty ? nil : host.CpusetCpus,
-                                                  mems: host.CpusetMems.isEmpty ? nil : host.CpusetMems)
-                }
-                if let pids = host.PidsLimit, pids != 0 { resources.pids = Resources.Pids(limit: pids) }
-                if host.BlkioWeight > 0 { var io = Resources.BlockIO(); io.weight = host.BlkioWeight; resources.blockIO = io }
+                let resources = SpecBuilder.limits(record.HostConfig)
                 do throws(RuntimeError) { try runtime.update(id: record.Id, resources: resources) } catch {
                     throw EngineError("Cannot update container \(record.Id)", error.description)
                 }

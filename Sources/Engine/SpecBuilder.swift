@@ -177,6 +177,21 @@ struct SpecBuilder {
     }
 
     private func resources(_ host: HostConfig) throws(EngineError) -> Resources {
+        var resources = Self.limits(host)
+        if host.Privileged {
+            resources.devices = [Resources.DeviceRule(allow: true, access: "rwm")]
+        } else if !host.Devices.isEmpty {
+            resources.devices = try host.Devices.map { (device) throws(EngineError) in
+                let node = try Self.deviceNode(device.PathOnHost)
+                return Resources.DeviceRule(allow: true, type: node.type, major: node.major, minor: node.minor,
+                                            access: device.CgroupPermissions)
+            }
+        }
+        return resources
+    }
+
+    /// docker's memory, CPU, pids and blkio flags as `linux.resources` (shared by create and `update`).
+    static func limits(_ host: HostConfig) -> Resources {
         var resources = Resources()
         if host.Memory > 0 || host.MemoryReservation > 0 || host.MemorySwap != 0 || host.OomKillDisable {
             var memory = Resources.Memory(limit: host.Memory > 0 ? host.Memory : nil,
@@ -199,15 +214,6 @@ struct SpecBuilder {
             var io = Resources.BlockIO()
             io.weight = host.BlkioWeight
             resources.blockIO = io
-        }
-        if host.Privileged {
-            resources.devices = [Resources.DeviceRule(allow: true, access: "rwm")]
-        } else if !host.Devices.isEmpty {
-            resources.devices = try host.Devices.map { (device) throws(EngineError) in
-                let node = try Self.deviceNode(device.PathOnHost)
-                return Resources.DeviceRule(allow: true, type: node.type, major: node.major, minor: node.minor,
-                                            access: device.CgroupPermissions)
-            }
         }
         return resources
     }

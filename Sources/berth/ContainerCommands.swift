@@ -35,11 +35,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         do {
             let engine = try options.open()
-            var request = try flags.request(image: image, command: command)
-            request.hostConfig.AutoRemove = remove
-            try await ImagePulling.ensure(image, policy: flags.pull, engine: engine, quiet: false)
-            let record = try engine.create(request)
-            if let cidfile = flags.cidfile { try Data(record.Id.utf8).write(to: URL(fileURLWithPath: cidfile)) }
+            let record = try await flags.createContainer(engine: engine, image: image, command: command, autoRemove: remove)
             if detach {
                 do { try engine.start(record.Id) } catch {
                     if remove { try? engine.remove(record.Id, force: true, volumes: true) }
@@ -99,6 +95,19 @@ enum Attaching {
     }
 }
 
+extension RunFlags {
+    /// What `run` and `create` share: the request from the flags, the image pulled if need be, the container
+    /// made, its ID written to `--cidfile`.
+    func createContainer(engine: Engine, image: String, command: [String], autoRemove: Bool) async throws -> ContainerInfo {
+        var request = try self.request(image: image, command: command)
+        request.hostConfig.AutoRemove = autoRemove
+        try await ImagePulling.ensure(image, policy: pull, engine: engine, quiet: false)
+        let record = try engine.create(request)
+        if let cidfile { try Data(record.Id.utf8).write(to: URL(fileURLWithPath: cidfile)) }
+        return record
+    }
+}
+
 enum ImagePulling {
     /// `--pull missing|always|never`, as docker's run pulls an image it does not have.
     static func ensure(_ image: String, policy: String, engine: Engine, quiet: Bool) async throws {
@@ -126,12 +135,7 @@ struct CreateCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let engine = try options.open()
-            var request = try flags.request(image: image, command: command)
-            request.hostConfig.AutoRemove = remove
-            try await ImagePulling.ensure(image, policy: flags.pull, engine: engine, quiet: false)
-            let record = try engine.create(request)
-            if let cidfile = flags.cidfile { try Data(record.Id.utf8).write(to: URL(fileURLWithPath: cidfile)) }
+            let record = try await flags.createContainer(engine: try options.open(), image: image, command: command, autoRemove: remove)
             print(record.Id)
         } catch {
             throw engineFailure(error)
