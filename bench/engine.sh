@@ -90,16 +90,19 @@ for i in $(seq 10); do
 done
 
 rss_of() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-echo "== supervisor memory" >&2
+echo "== supervisor memory (2 s after start: the monitor trims its pages at 1 s)" >&2
 bid=$(${command[berth]} run -d bench:latest sleep 100)
+sleep 2
 monitor_pid=$(python3 -c "import json,sys; print(json.load(open('$brun/monitor/$bid/state.json'))['monitorPid'])")
 monitor_rss=$(rss_of "$monitor_pid")
 pid=$(${command[podman-crun]} run -d $ulimits --network none localhost/bench:latest sleep 100)
+sleep 2
 conmon_pid=$(pgrep -f "conmon.*${pid:0:12}" | head -1 || true)
 conmon_rss=$( [ -n "$conmon_pid" ] && rss_of "$conmon_pid" || echo "n/a")
 shim_rss="n/a"
 if [[ " ${engines[*]} " == *" docker "* ]]; then
     did=$(${command[docker]} run -d --network none bench:latest sleep 100)
+    sleep 2
     shim_pid=$(pgrep -f "containerd-shim.*$did" | head -1 || true)
     [ -n "$shim_pid" ] && shim_rss=$(rss_of "$shim_pid")
 fi
