@@ -35,6 +35,14 @@ struct ProcessLaunch {
         try step("sending the terminal to the console socket") { try Terminal.sendMaster(pty.master, over: consoleSocket, name: pty.name) }
         close(pty.master)
         try step("making the terminal the controlling terminal") { try Terminal.becomeControllingTerminal(pty.slave) }
+        // The process's own terminal belongs to its user (else a non-root process could not reopen it
+        // as /dev/tty or /proc/self/fd/0); the group and mode stay as devpts' gid=/mode= made them. runc's
+        // fixStdioPermissions: an unmapped owner (EINVAL) or a locked inode (EPERM) is left alone.
+        var st = stat()
+        if fstat(pty.slave, &st) == 0, st.st_uid != process.user.uid,
+           fchown(pty.slave, process.user.uid, gid_t.max) != 0, errno != EINVAL, errno != EPERM {
+            throw RuntimeError("giving the terminal to uid \(process.user.uid)", SystemError.message(errno))
+        }
         if pty.slave > 2 { close(pty.slave) }
     }
 

@@ -75,19 +75,28 @@ struct Commands {
         return 0
     }
 
-    /// `run`: create + start; in the foreground it waits, passes signals on, and deletes afterwards.
+    /// `run`: create + start; in the foreground it relays the terminal (if the process has one and no
+    /// --console-socket is given), passes signals on, waits, and deletes afterwards.
     private func runContainer(_ arguments: [String]) throws -> Int32 {
         let scanned = try ArgumentScanner(arguments, flags: Self.createFlags)
-        let (id, bundle, options) = try createOptions(scanned)
-        let pid = try runtime.create(id: id, bundle: bundle, options: options)
+        var (id, bundle, options) = try createOptions(scanned)
+        let detach = scanned.bool("detach")
+        options.foreground = !detach
+        let signals = detach ? nil : try ForegroundSignals()
+        let created = try runtime.create(id: id, bundle: bundle, options: options)
+        // Every way out of here puts the caller's terminal back.
+        defer { created.console?.finish() }
         do {
+            try created.console?.begin()
             try runtime.start(id: id)
         } catch {
+            created.console?.finish()
             try? runtime.delete(id: id, force: true)
             throw error
         }
-        if scanned.bool("detach") { return 0 }
-        let code = Foreground.waitForInit(pid)
+        guard let signals else { return 0 }
+        let code = Foreground.wait(for: created.pid, signals: signals, relay: created.console)
+        created.console?.finish()
         if !scanned.bool("keep") { try runtime.delete(id: id, force: true) }
         return code
     }
