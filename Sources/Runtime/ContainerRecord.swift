@@ -27,11 +27,14 @@ public struct ContainerRecord: Codable, Sendable {
     public var poststop: [Spec.Hook]?
     /// Set once `create` has finished successfully.
     public var createCompleted: Bool
+    /// The config's ociVersion, which `state` reports as runc does (nil in records of older versions).
+    public var ociVersion: String?
 
     init(id: String, bundle: String, rootfs: String, created: String, owner: String, cgroupPath: String, spec: Spec) {
         self.id = id; self.bundle = bundle; self.rootfs = rootfs; self.created = created; self.owner = owner
         self.initPid = 0; self.initStartTime = nil; self.cgroupPath = cgroupPath; self.annotations = spec.annotations
         self.poststart = spec.hooks?.poststart; self.poststop = spec.hooks?.poststop; self.createCompleted = false
+        self.ociVersion = spec.ociVersion
     }
 }
 

@@ -35,12 +35,16 @@ extension Runtime {
         Hooks.runWarning(record.poststart, kind: "poststart", state: state, warn: warn)
     }
 
+    /// The state as `state` and `list` print it: ociVersion is the config's, as runc reports it.
     public func state(id: String) throws(RuntimeError) -> ContainerState {
-        try store.load(id).state(in: store)
+        let record = try store.load(id)
+        var state = record.state(in: store)
+        state.ociVersion = record.ociVersion ?? Spec.version
+        return state
     }
 
     public func list() -> [ContainerState] {
-        store.ids().compactMap { try? store.load($0).state(in: store) }
+        store.ids().compactMap { try? state(id: $0) }
     }
 
     /// `kill`: one signal to init, or with `all` to every process in the container's cgroup.

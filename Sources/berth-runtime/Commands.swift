@@ -29,7 +29,7 @@ struct Commands {
         case "resume": try runtime.resume(id: try single(arguments, "resume")); return 0
         case "events": return try events(arguments)
         case "update": return try update(arguments)
-        case "features": Output.json(RuntimeFeatures.current(), pretty: true); return 0
+        case "features": Output.print(RuncOutput.features(RuntimeFeatures.current())); return 0
         case "spec": return try spec(arguments)
         case "checkpoint", "restore":
             throw CommandError(command, "checkpoint/restore (CRIU) is not supported by berth-runtime")
@@ -103,7 +103,8 @@ struct Commands {
 
     private func state(_ arguments: [String]) throws -> Int32 {
         let id = try single(arguments, "state")
-        Output.json(try runtime.state(id: id), pretty: true)
+        // json.MarshalIndent with two spaces, and no newline after it (runc writes the bytes as they are).
+        Output.print(RuncOutput.state(try runtime.state(id: id), owner: "").indented("  "))
         return 0
     }
 
@@ -114,17 +115,11 @@ struct Commands {
             Output.print(states.map { $0.id + "\n" }.joined())
             return 0
         }
+        let owned = states.map { ($0, owner: RuncOutput.owner(ofDirectory: runtime.store.directory(of: $0.id))) }
         switch scanned.string("format") ?? "table" {
-        case "json":
-            Output.json(states, pretty: false)
-        case "table":
-            var rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
-            for state in states {
-                rows.append([state.id, "\(state.pid)", state.status.rawValue, state.bundle, state.created ?? "", state.owner ?? ""])
-            }
-            Output.table(rows)
-        case let other:
-            throw CommandError("list", "invalid format \(other) (table or json)")
+        case "json": Output.print(RuncOutput.list(owned))
+        case "table": Output.table(RuncOutput.table(owned))
+        default: throw CommandError("invalid format option", "")
         }
         return 0
     }
@@ -217,11 +212,12 @@ struct Commands {
     private func ps(_ arguments: [String]) throws -> Int32 {
         let scanned = try ArgumentScanner(arguments, flags: [.init(names: ["format", "f"], kind: .value)], stopAtFirstPositional: true)
         guard let id = scanned.positional.first else { throw CommandError("ps", "expects a container ID") }
-        let pids = try runtime.processes(id: id)
-        if scanned.string("format") == "json" {
-            Output.json(pids, pretty: false)
-            return 0
+        switch scanned.string("format") ?? "table" {
+        case "table": break
+        case "json": Output.print(RuncOutput.pids(try runtime.processes(id: id))); return 0
+        default: throw CommandError("invalid format option", "")
         }
+        let pids = try runtime.processes(id: id)
         let psArguments = scanned.positional.count > 1 ? Array(scanned.positional.dropFirst()) : ["-ef"]
         Output.print(try ProcessTable.render(pids: Set(pids), psArguments: psArguments))
         return 0
@@ -246,10 +242,12 @@ struct Commands {
     private func spec(_ arguments: [String]) throws -> Int32 {
         let scanned = try ArgumentScanner(arguments, flags: [.init(names: ["bundle", "b"], kind: .value), .init(names: ["rootless"], kind: .bool)])
         let bundle = scanned.string("bundle") ?? "."
+        if !Files.isDirectory(bundle) { throw CommandError("chdir \(bundle)", SystemError.message(Files.exists(bundle) ? ENOTDIR : ENOENT)) }
         let path = bundle + "/config.json"
-        if Files.exists(path) { throw CommandError("spec", "File \(path) exists. Remove it first") }
-        let data = try SpecJSON.encode(SpecTemplate.make(rootless: scanned.bool("rootless")), pretty: true)
-        try Files.create(path, Array(data) + [10], mode: 0o666)
+        // runc's words (it has changed into the bundle, so the name is relative).
+        if Files.exists(path) { throw CommandError("File config.json exists. Remove it first", "") }
+        // No newline at the end, as json.MarshalIndent leaves it.
+        try Files.create(path, Array(SpecTemplate.text(rootless: scanned.bool("rootless")).utf8), mode: 0o666)
         return 0
     }
 }

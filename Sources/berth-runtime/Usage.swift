@@ -7,7 +7,7 @@ struct CommandError: Error, CustomStringConvertible {
     let what: String
     let why: String
     init(_ what: String, _ why: String) { self.what = what; self.why = why }
-    var description: String { "\(what): \(why)" }
+    var description: String { why.isEmpty ? what : "\(what): \(why)" }
 }
 
 enum Usage {
