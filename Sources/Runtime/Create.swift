@@ -28,7 +28,7 @@ extension Runtime {
         let rootfs = try SpecValidation(spec: spec, bundle: bundle).validate(requireProcess: true)
         let namespaces = try SpecValidation.namespaces(of: spec)
         let plan = NamespacePlan(namespaces)
-        if store.exists(id) { throw RuntimeError("container \(id)", "a container with this ID already exists") }
+        if store.exists(id) { throw RuntimeError(RuntimeError.exists, "") }
         var terminal = try TerminalSetup(terminal: spec.process?.terminal == true, foreground: options.foreground,
                                          consoleSocket: options.consoleSocket)
         defer { terminal.closeSockets() }

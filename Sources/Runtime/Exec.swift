@@ -11,6 +11,7 @@ public struct ExecOptions: Sendable {
     public var pidFile: String?
     public var consoleSocket: String?
     public var preserveFds: Int32 = 0
+    public var ignorePaused = false
     public init(process: Spec.Process) { self.process = process }
 }
 
@@ -20,8 +21,16 @@ extension Runtime {
     public func exec(id: String, options: ExecOptions) throws(RuntimeError) -> Int32 {
         let record = try store.load(id)
         let status = record.status(in: store)
-        guard status == .running || status == .created else {
-            throw RuntimeError("cannot exec in container \(id)", "it is \(status.rawValue)")
+        switch status {
+        case .running, .created: break
+        case .paused:
+            // A process joining a frozen cgroup freezes before it can say it is ready: refused rather
+            // than left hanging, even with --ignore-paused (runc would hang there).
+            if options.ignorePaused {
+                throw RuntimeError("cannot exec in a paused container", "the new process would be frozen before it starts; resume the container first")
+            }
+            throw RuntimeError("cannot exec in a paused container (use --ignore-paused to override)", "")
+        default: throw RuntimeError("cannot exec in a \(status.rawValue) container", "")
         }
         if (options.process.args ?? []).isEmpty { throw RuntimeError("exec", "no command given") }
         var terminal = try TerminalSetup(terminal: options.process.terminal == true, foreground: !options.detach,

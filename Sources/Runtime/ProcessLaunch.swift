@@ -116,12 +116,18 @@ struct ProcessLaunch {
     }
 
     /// The program to run: as given when it contains a slash, else searched in the process's PATH.
+    /// Failures in runc's words (Go's exec.LookPath under "unable to start container process").
     private func resolveExecutable() throws(RuntimeError) -> String {
         guard let name = process.args?.first, !name.isEmpty else {
             throw RuntimeError("process.args", "no program to run")
         }
+        let failure = "unable to start container process: exec: " + Self.goQuoted(name)
         if name.contains("/") {
-            guard access(name, X_OK) == 0 else { throw RuntimeError("exec \(name)", SystemError.message(errno)) }
+            var st = stat()
+            if stat(name, &st) != 0 { throw RuntimeError(failure, "stat \(name): " + RuntimeError.goMessage(errno)) }
+            guard (st.st_mode & S_IFMT) != S_IFDIR, access(name, X_OK) == 0 else {
+                throw RuntimeError(failure, RuntimeError.goMessage(EACCES))
+            }
             return name
         }
         let path = environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) }
@@ -133,7 +139,14 @@ struct ProcessLaunch {
                 return candidate
             }
         }
-        throw RuntimeError("exec \(name)", "executable file not found in $PATH")
+        throw RuntimeError(failure, "executable file not found in $PATH")
+    }
+
+    /// Go's %q for the plain names programs have (quotes and backslashes escaped).
+    static func goQuoted(_ text: String) -> String {
+        var out = "\""
+        for c in text { out += c == "\"" || c == "\\" ? "\\" + String(c) : String(c) }
+        return out + "\""
     }
 
     private func homeDirectory(uid: UInt32) -> String {

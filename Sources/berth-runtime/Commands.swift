@@ -130,7 +130,12 @@ struct Commands {
             throw CommandError("kill", "usage: kill [--all] <container-id> [signal]")
         }
         let text = scanned.positional.count == 2 ? scanned.positional[1] : "SIGTERM"
-        guard let signal = Signals.parse(text) else { throw CommandError("kill", "unknown signal \(text)") }
+        // As runc: any number is taken as it is (the kernel judges it), a name must be known, and a
+        // missing container is reported before a bad signal.
+        guard let signal = Int32(text) ?? Signals.parse(text) else {
+            _ = try runtime.record(id: scanned.positional[0])
+            throw CommandError("unknown signal " + goQuoted(text), "")
+        }
         try runtime.kill(id: scanned.positional[0], signal: signal, all: scanned.bool("all"))
         return 0
     }
@@ -155,6 +160,16 @@ struct Commands {
         ]
         let scanned = try ArgumentScanner(arguments, flags: flags, stopAtFirstPositional: true)
         guard let id = scanned.positional.first else { throw CommandError("exec", "expects a container ID") }
+        // Past the argument check, every failure is runc's "exec failed: …" with exit status 255, which
+        // callers tell apart from the process's own status.
+        do {
+            return try execProcess(id, scanned)
+        } catch {
+            throw ExitError(code: 255, message: "exec failed: \(error)")
+        }
+    }
+
+    private func execProcess(_ id: String, _ scanned: ArgumentScanner) throws -> Int32 {
         var process: Spec.Process
         if let path = scanned.string("process") {
             let bytes = try Files.readBytes(path)
@@ -206,6 +221,7 @@ struct Commands {
         options.pidFile = scanned.string("pid-file")
         options.consoleSocket = scanned.string("console-socket")
         options.preserveFds = Int32(try scanned.int("preserve-fds") ?? 0)
+        options.ignorePaused = scanned.bool("ignore-paused")
         return try runtime.exec(id: id, options: options)
     }
 

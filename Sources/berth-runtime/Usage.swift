@@ -10,6 +10,13 @@ struct CommandError: Error, CustomStringConvertible {
     var description: String { why.isEmpty ? what : "\(what): \(why)" }
 }
 
+/// A failure that ends berth-runtime with a status other than 1 (runc's exec failures exit 255).
+struct ExitError: Error, CustomStringConvertible {
+    let code: Int32
+    let message: String
+    var description: String { message }
+}
+
 enum Usage {
     static let text = """
     berth-runtime: an OCI container runtime (runc-compatible command line)
