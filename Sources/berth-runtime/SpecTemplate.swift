@@ -1,14 +1,20 @@
 import Glibc
+import Linux
 
 /// The config.json `spec` writes: runc 1.1.5's `runc spec` (specconv.Example) and `--rootless`
 /// (specconv.ToRootless) byte for byte, tabs and all, so a config made for runc and one made here are
-/// the same file (ociVersion "1.0.2-dev", the spec version runc 1.1.5 writes; no cgroup namespace).
+/// the same file (ociVersion "1.0.2-dev", the spec version runc 1.1.5 writes; a cgroup namespace only
+/// on a cgroup2-only host, as runc decides it).
 enum SpecTemplate {
     static func text(rootless: Bool) -> String {
-        document(rootless: rootless, uid: geteuid(), gid: getegid()).indented("\t")
+        document(rootless: rootless, uid: geteuid(), gid: getegid(), cgroup2: isCgroup2Unified).indented("\t")
     }
 
-    static func document(rootless: Bool, uid: UInt32, gid: UInt32) -> GoJSON {
+    /// runc's cgroups.IsCgroup2UnifiedMode (/sys/fs/cgroup is a cgroup2 filesystem): only the root of a
+    /// cgroup2 mount has cgroup.controllers (statfs is not in Swift's Glibc module).
+    static var isCgroup2Unified: Bool { Files.exists("/sys/fs/cgroup/cgroup.controllers") }
+
+    static func document(rootless: Bool, uid: UInt32, gid: UInt32, cgroup2: Bool) -> GoJSON {
         func strings(_ values: [String]) -> GoJSON { .array(values.map { .string($0) }) }
         let caps = strings(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
         let process: GoJSON = .object([
@@ -41,8 +47,11 @@ enum SpecTemplate {
         func mapping(_ host: UInt32) -> GoJSON {
             .array([.object([("containerID", .int(0)), ("hostID", .int(host)), ("size", .int(1))])])
         }
-        let namespaces = (rootless ? ["pid", "ipc", "uts", "mount", "user"] : ["pid", "network", "ipc", "uts", "mount"])
-            .map { GoJSON.object([("type", .string($0))]) }
+        // Example() lists pid, network, ipc, uts, mount (+ cgroup on cgroup2); ToRootless drops network
+        // and appends user.
+        var names = ["pid", "network", "ipc", "uts", "mount"] + (cgroup2 ? ["cgroup"] : [])
+        if rootless { names = names.filter { $0 != "network" } + ["user"] }
+        let namespaces = names.map { GoJSON.object([("type", .string($0))]) }
         var linux: [(String, GoJSON)] = rootless
             ? [("uidMappings", mapping(uid)), ("gidMappings", mapping(gid))]
             : [("resources", .object([("devices", .array([.object([("allow", .bool(false)), ("access", .string("rwm"))])]))]))]
