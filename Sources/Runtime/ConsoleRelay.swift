@@ -16,11 +16,11 @@ public final class ConsoleRelay {
     /// Input held back while the container does not read: beyond this we stop reading stdin.
     private static let inputLimit = 65536
 
-    /// Takes over `master`: plain NL on the container's side, non-blocking (we never wait on it).
-    init(master: Int32, host: HostConsole) throws(RuntimeError) {
+    /// Takes over `master` (its ONLCR already cleared by the process that made it), non-blocking: we
+    /// never wait on it.
+    init(master: Int32, host: HostConsole) {
         self.master = master
         self.host = host
-        try step("setting up the container's terminal") { try Terminal.clearOutputCRLF(master) }
         FileDescriptors.setNonBlocking(master, true)
     }
 

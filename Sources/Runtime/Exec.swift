@@ -71,7 +71,8 @@ extension Runtime {
         if child == 0 {
             close(parentEnd)
             let joiner = ExecJoiner(namespaces: namespaceFds.filter { $0.kind != .pid && $0.kind != .time },
-                                    sync: SyncChannel(fd: childEnd), consoleSocket: terminal.socket, process: process,
+                                    sync: SyncChannel(fd: childEnd), consoleSocket: terminal.socket,
+                                    relayed: !options.detach && options.consoleSocket == nil, process: process,
                                     preserveFds: options.preserveFds, seccomp: spec.linux?.seccomp, initPid: initPid)
             joiner.run()
         }
@@ -119,6 +120,7 @@ struct ExecJoiner {
     let namespaces: [(kind: NamespaceKind, fd: Int32)]
     let sync: SyncChannel
     let consoleSocket: Int32
+    let relayed: Bool
     let process: Spec.Process
     let preserveFds: Int32
     let seccomp: Spec.Seccomp?
@@ -152,7 +154,7 @@ struct ExecJoiner {
         }
         var launch = try ProcessLaunch(process: process, seccomp: seccomp)
         if process.terminal == true, consoleSocket >= 0 {
-            try launch.attachTerminal(consoleSocket: consoleSocket, size: process.consoleSize, bindConsole: false)
+            try launch.attachTerminal(consoleSocket: consoleSocket, size: process.consoleSize, bindConsole: false, relayed: relayed)
         }
         try launch.prepare(preserveFds: preserveFds, keepFds: [sync.fd])
         try launch.becomeProcessUser()

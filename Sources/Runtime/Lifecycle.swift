@@ -28,6 +28,9 @@ extension Runtime {
                 throw RuntimeError("starting container \(id)", "reading exec fifo: \(SystemError.message(errno))")
             }
             if !Processes.isAlive(pid: record.initPid, startTime: record.initStartTime) {
+                // A short process may have written its byte, run and exited since the read above: the
+                // byte is still in the fifo, and the start did happen.
+                if read(fd, &byte, 1) == 1 { break }
                 unlink(fifo)
                 throw RuntimeError("starting container \(id)", "its init process has exited")
             }

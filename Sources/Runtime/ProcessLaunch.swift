@@ -17,11 +17,17 @@ struct ProcessLaunch {
     }
 
     /// Creates a pty in the container's devpts, sends the master to the console socket and makes the
-    /// slave our controlling terminal and stdio.
-    func attachTerminal(consoleSocket: Int32, size: Spec.ConsoleSize?, bindConsole: Bool) throws(RuntimeError) {
+    /// slave our controlling terminal and stdio. `relayed`: the runtime relays it to the caller's
+    /// terminal (foreground, no --console-socket), which adds the CR itself.
+    func attachTerminal(consoleSocket: Int32, size: Spec.ConsoleSize?, bindConsole: Bool, relayed: Bool) throws(RuntimeError) {
         let pty = try step("creating a pseudo-terminal") { try Terminal.openPair() }
         if let size {
             try step("setting the terminal size") { try Terminal.setSize(pty.master, rows: size.height, columns: size.width) }
+        }
+        if relayed {
+            // Here, before the process can write anything, rather than by the runtime once it has the
+            // master (runc's order), which races with the first output.
+            try step("setting up the terminal") { try Terminal.clearOutputCRLF(pty.master) }
         }
         if bindConsole {
             // /dev/console in the container is the pty, as runc makes it.

@@ -52,13 +52,7 @@ struct TerminalSetup {
         defer { closeSockets() }
         let master = try step("receiving the container's terminal") { try Terminal.receiveMaster(from: relayEnd) }
         self.host = nil
-        do {
-            return try ConsoleRelay(master: master, host: host)
-        } catch {
-            close(master)
-            host.close()
-            throw error
-        }
+        return ConsoleRelay(master: master, host: host)
     }
 
     /// Closes whatever is still open (after a failure, or once the process has its terminal).
