@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -96,6 +97,12 @@ int berth_set_winsize(int fd, unsigned short rows, unsigned short cols) {
 int berth_set_ctty(int fd) { return ioctl(fd, TIOCSCTTY, 0); }
 int berth_unlockpt(int fd) { int unlock = 0; return ioctl(fd, TIOCSPTLCK, &unlock); }
 int berth_ptsname(int fd, char *buf, size_t len) { return ptsname_r(fd, buf, len); }
+int berth_get_winsize(int fd, unsigned short *rows, unsigned short *cols) {
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) != 0) return -1;
+    *rows = ws.ws_row; *cols = ws.ws_col;
+    return 0;
+}
 
 int berth_send_fd(int sock, int fd, const char *name) {
     char cbuf[CMSG_SPACE(sizeof(int))];
@@ -152,6 +159,10 @@ int berth_reset_signal_dispositions(void) {
     }
     sigset_t none; sigemptyset(&none);
     return sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+int berth_signalfd(const void *set) {
+    return signalfd(-1, (const sigset_t *)set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 int berth_errno(void) { return errno; }

@@ -110,20 +110,54 @@ public struct CgroupStats: Codable, Sendable, Equatable {
         }
     }
 
+    /// The v1 cpuset files as runc reports them (cpuset.cpus, cpuset.cpu_exclusive, …); on v2 only
+    /// cpus and mems (the effective sets), the rest 0.
     public struct CPUSet: Codable, Sendable, Equatable {
         public var cpus: [UInt16] = []
+        public var cpuExclusive: UInt64 = 0
         public var mems: [UInt16] = []
+        public var memHardwall: UInt64 = 0
+        public var memExclusive: UInt64 = 0
+        public var memoryMigrate: UInt64 = 0
+        public var memorySpreadPage: UInt64 = 0
+        public var memorySpreadSlab: UInt64 = 0
+        public var memoryPressure: UInt64 = 0
+        public var schedLoadBalance: UInt64 = 0
+        public var schedRelaxDomainLevel: Int64 = 0
         public init() {}
-        enum CodingKeys: String, CodingKey { case cpus, mems }
+        enum CodingKeys: String, CodingKey {
+            case cpus, cpuExclusive = "cpu_exclusive", mems, memHardwall = "mem_hardwall", memExclusive = "mem_exclusive"
+            case memoryMigrate = "memory_migrate", memorySpreadPage = "memory_spread_page", memorySpreadSlab = "memory_spread_slab"
+            case memoryPressure = "memory_pressure", schedLoadBalance = "sched_load_balance"
+            case schedRelaxDomainLevel = "sched_relax_domain_level"
+        }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             cpus = try c.decodeIfPresent([UInt16].self, forKey: .cpus) ?? []
+            cpuExclusive = try c.decodeIfPresent(UInt64.self, forKey: .cpuExclusive) ?? 0
             mems = try c.decodeIfPresent([UInt16].self, forKey: .mems) ?? []
+            memHardwall = try c.decodeIfPresent(UInt64.self, forKey: .memHardwall) ?? 0
+            memExclusive = try c.decodeIfPresent(UInt64.self, forKey: .memExclusive) ?? 0
+            memoryMigrate = try c.decodeIfPresent(UInt64.self, forKey: .memoryMigrate) ?? 0
+            memorySpreadPage = try c.decodeIfPresent(UInt64.self, forKey: .memorySpreadPage) ?? 0
+            memorySpreadSlab = try c.decodeIfPresent(UInt64.self, forKey: .memorySpreadSlab) ?? 0
+            memoryPressure = try c.decodeIfPresent(UInt64.self, forKey: .memoryPressure) ?? 0
+            schedLoadBalance = try c.decodeIfPresent(UInt64.self, forKey: .schedLoadBalance) ?? 0
+            schedRelaxDomainLevel = try c.decodeIfPresent(Int64.self, forKey: .schedRelaxDomainLevel) ?? 0
         }
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             if !cpus.isEmpty { try c.encode(cpus, forKey: .cpus) }
+            try c.encode(cpuExclusive, forKey: .cpuExclusive)
             if !mems.isEmpty { try c.encode(mems, forKey: .mems) }
+            try c.encode(memHardwall, forKey: .memHardwall)
+            try c.encode(memExclusive, forKey: .memExclusive)
+            try c.encode(memoryMigrate, forKey: .memoryMigrate)
+            try c.encode(memorySpreadPage, forKey: .memorySpreadPage)
+            try c.encode(memorySpreadSlab, forKey: .memorySpreadSlab)
+            try c.encode(memoryPressure, forKey: .memoryPressure)
+            try c.encode(schedLoadBalance, forKey: .schedLoadBalance)
+            try c.encode(schedRelaxDomainLevel, forKey: .schedRelaxDomainLevel)
         }
     }
 

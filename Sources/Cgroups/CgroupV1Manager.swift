@@ -358,8 +358,18 @@ public struct CgroupV1Manager: CgroupManager {
             s.cpu.throttling.throttledTime = st["throttled_time"] ?? 0
         }
         if let dir = directory(for: "cpuset") {
-            s.cpuset.cpus = CPUList.parse((try? CgroupFile.read(dir, "cpuset.effective_cpus")) ?? "") ?? []
-            s.cpuset.mems = CPUList.parse((try? CgroupFile.read(dir, "cpuset.effective_mems")) ?? "") ?? []
+            // runc reads the configured sets (cpuset.cpus), not the effective ones.
+            s.cpuset.cpus = CPUList.parse((try? CgroupFile.read(dir, "cpuset.cpus")) ?? "") ?? []
+            s.cpuset.mems = CPUList.parse((try? CgroupFile.read(dir, "cpuset.mems")) ?? "") ?? []
+            s.cpuset.cpuExclusive = CgroupFile.number(dir, "cpuset.cpu_exclusive")
+            s.cpuset.memHardwall = CgroupFile.number(dir, "cpuset.mem_hardwall")
+            s.cpuset.memExclusive = CgroupFile.number(dir, "cpuset.mem_exclusive")
+            s.cpuset.memoryMigrate = CgroupFile.number(dir, "cpuset.memory_migrate")
+            s.cpuset.memorySpreadPage = CgroupFile.number(dir, "cpuset.memory_spread_page")
+            s.cpuset.memorySpreadSlab = CgroupFile.number(dir, "cpuset.memory_spread_slab")
+            s.cpuset.memoryPressure = CgroupFile.number(dir, "cpuset.memory_pressure")
+            s.cpuset.schedLoadBalance = CgroupFile.number(dir, "cpuset.sched_load_balance")
+            s.cpuset.schedRelaxDomainLevel = Int64(CgroupFile.trim((try? CgroupFile.read(dir, "cpuset.sched_relax_domain_level")) ?? "")) ?? 0
         }
         if let dir = directory(for: "memory") {
             let raw = CgroupFile.keyValues(dir, "memory.stat")

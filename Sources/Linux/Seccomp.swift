@@ -4,6 +4,12 @@ import OCISpec
 
 /// Compiles an OCI seccomp profile with libseccomp and loads it into the calling process.
 public enum SeccompFilter {
+    /// The linked libseccomp's version (`features` reports it, as runc does).
+    public static var libraryVersion: String {
+        guard let v = seccomp_version() else { return "" }
+        return "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.micro)"
+    }
+
     public struct ProfileError: Error, CustomStringConvertible {
         public let reason: String
         public var description: String { "seccomp: \(reason)" }

@@ -65,6 +65,20 @@ public enum Clock {
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
+    /// RFC 3339 to the second in local time, as logrus stamps its lines (Go writes a zero offset as Z).
+    public static func rfc3339Seconds() -> String {
+        var t = time(nil)
+        var parts = tm()
+        localtime_r(&t, &parts)
+        func pad(_ v: Int, _ width: Int = 2) -> String {
+            let s = String(v); return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        let offset = parts.tm_gmtoff / 60
+        let zone = offset == 0 ? "Z" : (offset < 0 ? "-" : "+") + pad(abs(offset) / 60) + ":" + pad(abs(offset) % 60)
+        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1))-\(pad(Int(parts.tm_mday)))T"
+            + "\(pad(Int(parts.tm_hour))):\(pad(Int(parts.tm_min))):\(pad(Int(parts.tm_sec)))" + zone
+    }
+
     /// RFC 3339 with nanoseconds in UTC, as runc writes `created`.
     public static func rfc3339Now() -> String {
         var ts = timespec()

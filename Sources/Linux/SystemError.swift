@@ -25,11 +25,14 @@ public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
 public enum Trace {
     nonisolated(unsafe) public static var enabled = false
     nonisolated(unsafe) public static var sink: Int32 = 2
+    /// Turns `berth[PID]: call(subject) = result` into the line written (berth-runtime: a logrus line).
+    nonisolated(unsafe) public static var format: (String) -> String = { $0 + "\n" }
 
     @inline(__always)
     public static func log(_ message: @autoclosure () -> String) {
         guard enabled else { return }
-        let line = "berth[\(getpid())]: \(message())\n"
+        // One write(2) per line: the init and the runtime share the sink.
+        let line = format("berth[\(getpid())]: \(message())")
         _ = line.withCString { write(sink, $0, strlen($0)) }
     }
 }

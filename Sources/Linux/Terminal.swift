@@ -18,6 +18,35 @@ public enum Terminal {
         try check("ioctl(TIOCSWINSZ)") { berth_set_winsize(fd, rows, columns) }
     }
 
+    /// The window size of the terminal on `fd`, or nil if it is not a terminal.
+    public static func size(_ fd: Int32) -> (rows: UInt16, columns: UInt16)? {
+        var rows: UInt16 = 0, columns: UInt16 = 0
+        return berth_get_winsize(fd, &rows, &columns) == 0 ? (rows, columns) : nil
+    }
+
+    /// Turns off NL -> CR NL on the container's side of a pty we relay (termios calls on a Linux master
+    /// act on its slave): the caller's own terminal adds the CR, and a file or pipe gets plain NL, as runc.
+    public static func clearOutputCRLF(_ master: Int32) throws(SystemError) {
+        var attributes = termios()
+        try check("tcgetattr", "pty") { tcgetattr(master, &attributes) }
+        attributes.c_oflag &= ~tcflag_t(ONLCR)
+        try check("tcsetattr", "pty") { tcsetattr(master, TCSANOW, &attributes) }
+    }
+
+    /// Receives the pty master a container process sent over `socket` (SCM_RIGHTS).
+    public static func receiveMaster(from socket: Int32) throws(SystemError) -> Int32 {
+        try check("recvmsg(SCM_RIGHTS)", "console socket") { berth_recv_fd(socket) }
+    }
+
+    /// A connected pair of stream sockets, close-on-exec: an internal console socket.
+    public static func socketPair() throws(SystemError) -> (Int32, Int32) {
+        var fds: [Int32] = [0, 0]
+        try check("socketpair", "console") {
+            socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds)
+        }
+        return (fds[0], fds[1])
+    }
+
     /// Makes `slave` the controlling terminal of a new session and stdio 0-2.
     public static func becomeControllingTerminal(_ slave: Int32) throws(SystemError) {
         try check("setsid") { setsid() }

@@ -27,11 +27,14 @@ public struct ContainerRecord: Codable, Sendable {
     public var poststop: [Spec.Hook]?
     /// Set once `create` has finished successfully.
     public var createCompleted: Bool
+    /// The config's ociVersion, which `state` reports as runc does (nil in records of older versions).
+    public var ociVersion: String?
 
     init(id: String, bundle: String, rootfs: String, created: String, owner: String, cgroupPath: String, spec: Spec) {
         self.id = id; self.bundle = bundle; self.rootfs = rootfs; self.created = created; self.owner = owner
         self.initPid = 0; self.initStartTime = nil; self.cgroupPath = cgroupPath; self.annotations = spec.annotations
         self.poststart = spec.hooks?.poststart; self.poststop = spec.hooks?.poststop; self.createCompleted = false
+        self.ociVersion = spec.ociVersion
     }
 }
 
@@ -48,17 +51,16 @@ public struct ContainerStore: Sendable {
 
     /// Container IDs as runc accepts them: letters, digits, `_ + - .`, not `.` or `..`, at most 255 bytes
     /// (it is a directory name).
+    /// Refused with runc's words, whatever the reason (empty, too long for a directory name, `.`/`..`, a
+    /// character outside the set).
     public static func validate(id: String) throws(RuntimeError) {
-        if id.isEmpty { throw RuntimeError("invalid container ID", "it is empty") }
-        if id.utf8.count > 255 { throw RuntimeError("invalid container ID", "it is \(id.utf8.count) bytes long (at most 255)") }
-        if id == "." || id == ".." { throw RuntimeError("invalid container ID \(id)", "it names a directory") }
+        let invalid = RuntimeError("invalid container ID format", "")
+        if id.isEmpty || id.utf8.count > 255 || id == "." || id == ".." { throw invalid }
         for byte in id.utf8 {
             let ok = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
                 || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
                 || byte == UInt8(ascii: ".")
-            if !ok {
-                throw RuntimeError("invalid container ID \(id)", "only letters, digits and _ + - . are allowed")
-            }
+            if !ok { throw invalid }
         }
     }
 
@@ -71,7 +73,7 @@ public struct ContainerStore: Sendable {
         }
         if mkdir(directory(of: id), 0o711) != 0 {
             let code = errno
-            if code == EEXIST { throw RuntimeError("container \(id)", "a container with this ID already exists") }
+            if code == EEXIST { throw RuntimeError(RuntimeError.exists, "") }
             throw RuntimeError("creating state directory \(directory(of: id))", SystemError.message(code))
         }
     }
@@ -93,7 +95,7 @@ public struct ContainerStore: Sendable {
 
     public func loadConfig(_ id: String) throws(RuntimeError) -> Spec {
         try ContainerStore.validate(id: id)
-        guard exists(id) else { throw RuntimeError("container \(id)", "does not exist") }
+        guard exists(id) else { throw RuntimeError(RuntimeError.notExist, "") }
         let path = configPath(of: id)
         return try step("reading config of \(id)") {
             try SpecJSON.decode(Spec.self, from: Data(try Files.readBytes(path)), file: path)
@@ -106,7 +108,8 @@ public struct ContainerStore: Sendable {
         try ContainerStore.validate(id: id)
         let path = statePath(of: id)
         guard let bytes = try? Files.readBytes(path) else {
-            throw RuntimeError("container \(id)", exists(id) ? "its state is incomplete (a create was interrupted); `delete --force` removes it" : "does not exist")
+            if !exists(id) { throw RuntimeError(RuntimeError.notExist, "") }
+            throw RuntimeError("container \(id)", "its state is incomplete (a create was interrupted); `delete --force` removes it")
         }
         return try step("reading state of \(id)") {
             try SpecJSON.decode(ContainerRecord.self, from: Data(bytes), file: path)

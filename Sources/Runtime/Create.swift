@@ -9,23 +9,32 @@ import Linux
 import Cgroups
 import OCISpec
 
+/// What `create` made: the init's pid and, for a foreground terminal, the relay of its pty.
+public struct Created {
+    public let pid: Int32
+    public let console: ConsoleRelay?
+}
+
 extension Runtime {
     /// `create`: sets up the container and leaves its init waiting on the exec fifo until `start`.
-    /// Returns the init's pid. Anything made before a failure is removed again.
+    /// Returns the init's pid (and, in the foreground with a terminal, the relay of its pty). Anything
+    /// made before a failure is removed again.
     @discardableResult
-    public func create(id: String, bundle bundleArgument: String, options: CreateOptions) throws(RuntimeError) -> Int32 {
+    public func create(id: String, bundle bundleArgument: String, options: CreateOptions) throws(RuntimeError) -> Created {
         try ContainerStore.validate(id: id)
         let bundle = try absoluteBundle(bundleArgument)
-        let (spec, configBytes) = try loadSpec(bundle: bundle)
+        let (loaded, configBytes) = try loadSpec(bundle: bundle)
+        var spec = loaded
         let rootfs = try SpecValidation(spec: spec, bundle: bundle).validate(requireProcess: true)
         let namespaces = try SpecValidation.namespaces(of: spec)
         let plan = NamespacePlan(namespaces)
-        if store.exists(id) { throw RuntimeError("container \(id)", "a container with this ID already exists") }
-        if let socket = options.consoleSocket, !Files.exists(socket) {
-            throw RuntimeError("console socket \(socket)", "does not exist")
-        }
-        if spec.process?.terminal == true && options.consoleSocket == nil {
-            throw RuntimeError("config.json: field process.terminal", "a terminal needs --console-socket")
+        if store.exists(id) { throw RuntimeError(RuntimeError.exists, "") }
+        var terminal = try TerminalSetup(terminal: spec.process?.terminal == true, foreground: options.foreground,
+                                         consoleSocket: options.consoleSocket)
+        defer { terminal.closeSockets() }
+        if spec.process?.terminal == true {
+            let size = terminal.initialSize(spec.process?.consoleSize)
+            spec.process?.consoleSize = size
         }
 
         let cgroupPath = spec.linux?.cgroupsPath.flatMap { $0.isEmpty ? nil : $0 } ?? "/berth/\(id)"
@@ -33,7 +42,7 @@ extension Runtime {
                                      owner: "root", cgroupPath: cgroupPath, spec: spec)
         try store.makeDirectory(for: id)
         var cleanup = CreateCleanup(store: store, id: id)
-        do {
+        do throws(RuntimeError) {
             try store.save(record)
             try store.saveConfig(configBytes, of: id)
             let fifo = store.fifoPath(of: id)
@@ -50,14 +59,21 @@ extension Runtime {
                 try manager.apply(DeviceRules.effectiveResources(spec))
             }
 
-            let pid = try launchInit(record: record, spec: spec, plan: plan, manager: manager, options: options, cleanup: &cleanup)
+            let pid = try launchInit(record: record, spec: spec, plan: plan, manager: manager, options: options,
+                                     consoleSocket: terminal.socket, cleanup: &cleanup)
+            let console = try terminal.takeRelay()
             record.initPid = pid
             record.initStartTime = Processes.startTime(of: pid)
             record.createCompleted = true
-            try store.save(record)
-            if let pidFile = options.pidFile { try writePidFile(pidFile, pid: pid) }
+            do throws(RuntimeError) {
+                try store.save(record)
+                if let pidFile = options.pidFile { try writePidFile(pidFile, pid: pid) }
+            } catch {
+                console?.finish()
+                throw error
+            }
             cleanup.disarm()
-            return pid
+            return Created(pid: pid, console: console)
         } catch {
             cleanup.run()
             throw error
@@ -101,14 +117,9 @@ extension Runtime {
 
     /// Clones the init into its namespaces and walks it through set-up over the sync channel.
     private func launchInit(record: ContainerRecord, spec: Spec, plan: NamespacePlan, manager: any CgroupManager,
-                            options: CreateOptions, cleanup: inout CreateCleanup) throws(RuntimeError) -> Int32 {
+                            options: CreateOptions, consoleSocket: Int32, cleanup: inout CreateCleanup) throws(RuntimeError) -> Int32 {
         let (parentEnd, childEnd) = try step("creating sync socket") { try FileDescriptors.socketPair() }
         defer { close(parentEnd) }
-        var consoleSocket: Int32 = -1
-        if let path = options.consoleSocket, spec.process?.terminal == true {
-            consoleSocket = try step("connecting to console socket \(path)") { try Terminal.connect(socketPath: path) }
-        }
-        defer { if consoleSocket >= 0 { close(consoleSocket) } }
         let stateDirectory = store.directory(of: record.id)
         let stateDirectoryFd = try step("opening state directory") {
             try check("open", stateDirectory) { open(stateDirectory, 0o10000000 | O_DIRECTORY | O_CLOEXEC) }

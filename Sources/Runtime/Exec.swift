@@ -11,6 +11,7 @@ public struct ExecOptions: Sendable {
     public var pidFile: String?
     public var consoleSocket: String?
     public var preserveFds: Int32 = 0
+    public var ignorePaused = false
     public init(process: Spec.Process) { self.process = process }
 }
 
@@ -20,14 +21,23 @@ extension Runtime {
     public func exec(id: String, options: ExecOptions) throws(RuntimeError) -> Int32 {
         let record = try store.load(id)
         let status = record.status(in: store)
-        guard status == .running || status == .created else {
-            throw RuntimeError("cannot exec in container \(id)", "it is \(status.rawValue)")
+        switch status {
+        case .running, .created: break
+        case .paused:
+            // A process joining a frozen cgroup freezes before it can say it is ready: refused rather
+            // than left hanging, even with --ignore-paused (runc would hang there).
+            if options.ignorePaused {
+                throw RuntimeError("cannot exec in a paused container", "the new process would be frozen before it starts; resume the container first")
+            }
+            throw RuntimeError("cannot exec in a paused container (use --ignore-paused to override)", "")
+        default: throw RuntimeError("cannot exec in a \(status.rawValue) container", "")
         }
-        let process = options.process
-        if (process.args ?? []).isEmpty { throw RuntimeError("exec", "no command given") }
-        if process.terminal == true && options.consoleSocket == nil {
-            throw RuntimeError("exec --tty", "a terminal needs --console-socket")
-        }
+        if (options.process.args ?? []).isEmpty { throw RuntimeError("exec", "no command given") }
+        var terminal = try TerminalSetup(terminal: options.process.terminal == true, foreground: !options.detach,
+                                         consoleSocket: options.consoleSocket)
+        defer { terminal.closeSockets() }
+        var process = options.process
+        if process.terminal == true { process.consoleSize = terminal.initialSize(process.consoleSize) }
         let spec = try store.loadConfig(id)
         let kinds = try SpecValidation.namespaces(of: spec).map(\.kind)
         let initPid = record.initPid
@@ -43,11 +53,8 @@ extension Runtime {
             namespaceFds.append((kind, fd))
         }
         let manager = try step("cgroup \(record.cgroupPath)") { try Cgroups.manager(path: record.cgroupPath) }
-        var consoleSocket: Int32 = -1
-        if let path = options.consoleSocket, process.terminal == true {
-            consoleSocket = try step("connecting to console socket \(path)") { try Terminal.connect(socketPath: path) }
-        }
-        defer { if consoleSocket >= 0 { close(consoleSocket) } }
+        // In the foreground, signals are ours from before the fork (passed on once it runs, as runc).
+        let signals = options.detach ? nil : try ForegroundSignals()
         let (parentEnd, childEnd) = try step("creating sync socket") { try FileDescriptors.socketPair() }
         defer { close(parentEnd) }
 
@@ -64,8 +71,9 @@ extension Runtime {
         if child == 0 {
             close(parentEnd)
             let joiner = ExecJoiner(namespaces: namespaceFds.filter { $0.kind != .pid && $0.kind != .time },
-                                    sync: SyncChannel(fd: childEnd), consoleSocket: consoleSocket, options: options,
-                                    seccomp: spec.linux?.seccomp, initPid: initPid)
+                                    sync: SyncChannel(fd: childEnd), consoleSocket: terminal.socket,
+                                    relayed: !options.detach && options.consoleSocket == nil, process: process,
+                                    preserveFds: options.preserveFds, seccomp: spec.linux?.seccomp, initPid: initPid)
             joiner.run()
         }
         for entry in restore { _ = berth_setns(entry.fd, entry.kind.cloneFlag); close(entry.fd) }
@@ -88,9 +96,22 @@ extension Runtime {
         } catch {
             throw RuntimeError("exec", error)
         }
-        if let pidFile = options.pidFile { try writePidFile(pidFile, pid: child) }
-        if options.detach { return 0 }
-        return Foreground.wait(for: child)
+        var relay: ConsoleRelay? = nil
+        do throws(RuntimeError) {
+            relay = try terminal.takeRelay()
+            if let pidFile = options.pidFile { try writePidFile(pidFile, pid: child) }
+            try relay?.begin()
+        } catch {
+            // The process runs already; like runc's terminate(), it does not outlive a failed exec.
+            relay?.finish()
+            Glibc.kill(child, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(child, &status, 0)
+            throw error
+        }
+        defer { relay?.finish() }
+        guard let signals else { return 0 }
+        return Foreground.wait(for: child, signals: signals, relay: relay)
     }
 }
 
@@ -99,7 +120,9 @@ struct ExecJoiner {
     let namespaces: [(kind: NamespaceKind, fd: Int32)]
     let sync: SyncChannel
     let consoleSocket: Int32
-    let options: ExecOptions
+    let relayed: Bool
+    let process: Spec.Process
+    let preserveFds: Int32
     let seccomp: Spec.Seccomp?
     let initPid: Int32
 
@@ -129,11 +152,11 @@ struct ExecJoiner {
                 try Identity.becomeRootInUserNamespace()
             }
         }
-        var launch = try ProcessLaunch(process: options.process, seccomp: seccomp)
-        if options.process.terminal == true, consoleSocket >= 0 {
-            try launch.attachTerminal(consoleSocket: consoleSocket, size: options.process.consoleSize, bindConsole: false)
+        var launch = try ProcessLaunch(process: process, seccomp: seccomp)
+        if process.terminal == true, consoleSocket >= 0 {
+            try launch.attachTerminal(consoleSocket: consoleSocket, size: process.consoleSize, bindConsole: false, relayed: relayed)
         }
-        try launch.prepare(preserveFds: options.preserveFds, keepFds: [sync.fd])
+        try launch.prepare(preserveFds: preserveFds, keepFds: [sync.fd])
         try launch.becomeProcessUser()
         // Cleared before saying ready: the parent exits as soon as it hears it.
         Processes.setParentDeathSignal(0)

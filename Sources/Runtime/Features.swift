@@ -48,7 +48,7 @@ public struct RuntimeFeatures: Codable, Sendable {
                        "mand", "noatime", "nodev", "nodiratime", "noexec", "nolazytime", "nomand", "norelatime",
                        "nostrictatime", "nosuid", "nosymfollow", "private", "rbind", "relatime", "remount", "ro",
                        "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "silent", "slave",
-                       "strictatime", "suid", "symfollow", "sync", "unbindable"]
+                       "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable"]
         let last = Capabilities.lastCapability
         return RuntimeFeatures(
             mountOptions: options,
@@ -56,6 +56,7 @@ public struct RuntimeFeatures: Codable, Sendable {
                                  capabilities: Array(Capabilities.names.prefix(last + 1)),
                                  cgroup: CgroupFeatures(), seccomp: SeccompFeatures()),
             annotations: ["org.opencontainers.runc.checkpoint.enabled": "false",
-                          "io.github.berth.runtime.version": "0.1.0"])
+                          "io.github.berth.runtime.version": "0.1.0",
+                          "io.github.seccomp.libseccomp.version": SeccompFilter.libraryVersion])
     }
 }

@@ -1,43 +1,97 @@
 import Glibc
+import CBerth
 import Linux
 
-/// Waiting for a foreground process (`run`, `exec` without -d) while passing on the signals we get,
-/// as runc does. Polls with sigtimedwait so a SIGCHLD that arrived before the mask is never missed.
-public enum Foreground {
-    static let forwarded: [Int32] = [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM,
-                                     SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE]
+/// The signals a foreground `run` or `exec` takes over: blocked and read from a signalfd, so one
+/// poll(2) waits for them and for the terminal (berth-runtime stays single-threaded). Blocked before
+/// the container is created, as runc's handler is registered first: a signal that arrives meanwhile is
+/// passed on once the process runs, not lost and not fatal to the runtime.
+public final class ForegroundSignals {
+    public let fd: Int32
+    private var previous = sigset_t()
 
-    static func wait(for pid: Int32) -> Int32 {
+    /// Every signal runc's `signal.Notify(s)` catches: all but SIGKILL and SIGSTOP (glibc keeps 32/33).
+    static var caught: [Int32] { Array(1...31).filter { $0 != SIGKILL && $0 != SIGSTOP } + Array(34...64) }
+
+    public init() throws(RuntimeError) {
         var set = sigset_t()
         sigemptyset(&set)
-        for signal in forwarded { sigaddset(&set, signal) }
-        sigaddset(&set, SIGCHLD)
-        var previous = sigset_t()
+        for signal in Self.caught { sigaddset(&set, signal) }
         sigprocmask(SIG_BLOCK, &set, &previous)
-        defer { sigprocmask(SIG_SETMASK, &previous, nil) }
-        var status: Int32 = 0
+        let fd = withUnsafePointer(to: &set) { berth_signalfd($0) }
+        if fd < 0 {
+            let code = errno
+            sigprocmask(SIG_SETMASK, &previous, nil)
+            throw RuntimeError("signalfd", SystemError.message(code))
+        }
+        self.fd = fd
+    }
+
+    /// The signals received since the last call (the fd is non-blocking).
+    func take() -> [Int32] {
+        var signals: [Int32] = []
+        // struct signalfd_siginfo is 128 bytes; ssi_signo is its first field.
+        var buffer = [UInt8](repeating: 0, count: 128 * 16)
         while true {
-            // Reap everything that exited (we may be a subreaper); return once it is our process.
-            while true {
-                let reaped = waitpid(-1, &status, WNOHANG)
-                if reaped == pid { return Processes.exitCode(status) }
-                if reaped <= 0 { break }
-            }
-            if !Processes.isAlive(pid: pid, startTime: nil) && waitpid(pid, &status, WNOHANG) <= 0 {
-                // Not our child (or already reaped elsewhere): nothing to collect.
-                if Processes.startTime(of: pid) == nil { return 0 }
-            }
-            var info = siginfo_t()
-            var timeout = timespec(tv_sec: 0, tv_nsec: 100_000_000)
-            let signal = sigtimedwait(&set, &info, &timeout)
-            if signal > 0 && signal != SIGCHLD {
-                kill(pid, signal)
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 128 { return signals }
+            for offset in stride(from: 0, to: n - 127, by: 128) {
+                signals.append(Int32(buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }))
             }
         }
     }
+
+    deinit {
+        close(fd)
+        var mask = previous
+        sigprocmask(SIG_SETMASK, &mask, nil)
+    }
 }
 
-extension Foreground {
-    /// For `run`: waits for the container's init (our child or, as subreaper, grandchild).
-    public static func waitForInit(_ pid: Int32) -> Int32 { wait(for: pid) }
+/// Waiting for a foreground process (`run`, `exec` without -d) as runc's signal handler does: every
+/// signal but SIGCHLD and SIGWINCH is passed on to it; SIGWINCH resizes the container's terminal to
+/// ours; the exit code is the process's (128+N for a signal). With a terminal, its output and our
+/// input are copied meanwhile (`ConsoleRelay`).
+public enum Foreground {
+    public static func wait(for pid: Int32, signals: ForegroundSignals, relay: ConsoleRelay?) -> Int32 {
+        while true {
+            if let code = reap(pid) {
+                relay?.drain()
+                return code
+            }
+            var fds = [pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
+            relay?.addPollRequests(to: &fds)
+            if poll(&fds, nfds_t(fds.count), -1) < 0 {
+                if errno == EINTR { continue }
+                // Nothing sensible is left to wait with; the process is still reaped above eventually.
+                usleep(10_000)
+                continue
+            }
+            // Signals first: a resize that came before some input is applied before that input is passed on.
+            if fds[0].revents != 0 {
+                for signal in signals.take() {
+                    switch signal {
+                    case SIGCHLD: break
+                    case SIGWINCH: relay?.resize()
+                    default: kill(pid, signal)
+                    }
+                }
+            }
+            relay?.handle(Array(fds.dropFirst()))
+        }
+    }
+
+    /// Reaps every exited child (we may be a subreaper for the init); the exit code once `pid` is among them.
+    private static func reap(_ pid: Int32) -> Int32? {
+        var status: Int32 = 0
+        while true {
+            let reaped = waitpid(-1, &status, WNOHANG)
+            if reaped == pid { return Processes.exitCode(status) }
+            if reaped > 0 { continue }
+            // ECHILD: it is not (or no longer) our child, so nothing will report its end; unknown status.
+            if reaped < 0 && errno == ECHILD && !Processes.isAlive(pid: pid, startTime: nil) { return 0 }
+            return nil
+        }
+    }
 }

@@ -99,7 +99,8 @@ struct InitProcess {
         guard let process = spec.process else { throw RuntimeError("config.json: field process", "required field is missing") }
         var launch = try ProcessLaunch(process: process, seccomp: spec.linux?.seccomp)
         if process.terminal == true, context.consoleSocket >= 0 {
-            try launch.attachTerminal(consoleSocket: context.consoleSocket, size: process.consoleSize, bindConsole: true)
+            try launch.attachTerminal(consoleSocket: context.consoleSocket, size: process.consoleSize, bindConsole: true,
+                                      relayed: context.options.foreground && context.options.consoleSocket == nil)
         }
         try launch.prepare(preserveFds: context.options.preserveFds, keepFds: [context.syncFd, context.stateDirectoryFd])
         try launch.becomeProcessUser()

@@ -8,8 +8,12 @@ extension Runtime {
     public func start(id: String) throws(RuntimeError) {
         let record = try store.load(id)
         let status = record.status(in: store)
-        guard status == .created else {
-            throw RuntimeError("cannot start container \(id)", "it is \(status.rawValue), not created")
+        // runc's messages, word for word.
+        switch status {
+        case .created: break
+        case .stopped: throw RuntimeError("cannot start a container that has stopped", "")
+        case .running: throw RuntimeError("cannot start an already running container", "")
+        default: throw RuntimeError("cannot start a container in the \(status.rawValue) state", "")
         }
         let fifo = store.fifoPath(of: id)
         // O_NONBLOCK: the open must not hang if init died; the read below waits for its byte instead.
@@ -24,6 +28,9 @@ extension Runtime {
                 throw RuntimeError("starting container \(id)", "reading exec fifo: \(SystemError.message(errno))")
             }
             if !Processes.isAlive(pid: record.initPid, startTime: record.initStartTime) {
+                // A short process may have written its byte, run and exited since the read above: the
+                // byte is still in the fifo, and the start did happen.
+                if read(fd, &byte, 1) == 1 { break }
                 unlink(fifo)
                 throw RuntimeError("starting container \(id)", "its init process has exited")
             }
@@ -35,12 +42,16 @@ extension Runtime {
         Hooks.runWarning(record.poststart, kind: "poststart", state: state, warn: warn)
     }
 
+    /// The state as `state` and `list` print it: ociVersion is the config's, as runc reports it.
     public func state(id: String) throws(RuntimeError) -> ContainerState {
-        try store.load(id).state(in: store)
+        let record = try store.load(id)
+        var state = record.state(in: store)
+        state.ociVersion = record.ociVersion ?? Spec.version
+        return state
     }
 
     public func list() -> [ContainerState] {
-        store.ids().compactMap { try? store.load($0).state(in: store) }
+        store.ids().compactMap { try? state(id: $0) }
     }
 
     /// `kill`: one signal to init, or with `all` to every process in the container's cgroup.
@@ -48,14 +59,14 @@ extension Runtime {
         let record = try store.load(id)
         let status = record.status(in: store)
         if status == .stopped && !all {
-            throw RuntimeError("cannot kill container \(id)", "container not running")
+            throw RuntimeError(RuntimeError.notRunning, "")
         }
         let manager = try? Cgroups.manager(path: record.cgroupPath)
         if all, let manager {
             try step("signalling every process of \(id)") { try manager.killAll(signal: signal) }
         } else {
             if Glibc.kill(record.initPid, signal) != 0 && errno != ESRCH {
-                throw RuntimeError("signalling container \(id)", SystemError.message(errno))
+                throw RuntimeError("unable to signal init", RuntimeError.goMessage(errno))
             }
         }
         // A frozen task does not act on SIGKILL until thawed.
@@ -71,7 +82,7 @@ extension Runtime {
         } catch {
             guard store.exists(id) else {
                 if force { return }
-                throw RuntimeError("container \(id)", "does not exist")
+                throw RuntimeError(RuntimeError.notExist, "")
             }
             // An interrupted create: the directory exists without a complete state.
             guard force else { throw error }
@@ -86,7 +97,7 @@ extension Runtime {
             try killAndWait(record)
         case .running, .paused, .creating:
             guard force else {
-                throw RuntimeError("cannot delete container \(id)", "it is \(status.rawValue); stop it first or use --force")
+                throw RuntimeError("cannot delete container \(id) that is not stopped", status.rawValue)
             }
             try killAndWait(record)
         }
@@ -122,7 +133,7 @@ extension Runtime {
         let record = try store.load(id)
         let status = record.status(in: store)
         guard status == .running || status == .created else {
-            throw RuntimeError("cannot pause container \(id)", "it is \(status.rawValue)")
+            throw RuntimeError(RuntimeError.notRunning, "")
         }
         try step("freezing cgroup \(record.cgroupPath)") { try Cgroups.manager(path: record.cgroupPath).freeze() }
     }
@@ -130,7 +141,7 @@ extension Runtime {
     public func resume(id: String) throws(RuntimeError) {
         let record = try store.load(id)
         let status = record.status(in: store)
-        guard status == .paused else { throw RuntimeError("cannot resume container \(id)", "it is \(status.rawValue), not paused") }
+        guard status == .paused else { throw RuntimeError("container not paused", "") }
         try step("thawing cgroup \(record.cgroupPath)") { try Cgroups.manager(path: record.cgroupPath).thaw() }
     }
 
@@ -144,7 +155,7 @@ extension Runtime {
     public func update(id: String, resources: Resources) throws(RuntimeError) {
         let record = try store.load(id)
         let status = record.status(in: store)
-        if status == .stopped { throw RuntimeError("cannot update container \(id)", "it is stopped") }
+        if status == .stopped { throw RuntimeError(RuntimeError.notRunning, "") }
         var spec = try store.loadConfig(id)
         try ResourceValidation.validate(resources, field: "resources")
         var merged = spec.linux?.resources ?? Resources()

@@ -17,11 +17,17 @@ struct ProcessLaunch {
     }
 
     /// Creates a pty in the container's devpts, sends the master to the console socket and makes the
-    /// slave our controlling terminal and stdio.
-    func attachTerminal(consoleSocket: Int32, size: Spec.ConsoleSize?, bindConsole: Bool) throws(RuntimeError) {
+    /// slave our controlling terminal and stdio. `relayed`: the runtime relays it to the caller's
+    /// terminal (foreground, no --console-socket), which adds the CR itself.
+    func attachTerminal(consoleSocket: Int32, size: Spec.ConsoleSize?, bindConsole: Bool, relayed: Bool) throws(RuntimeError) {
         let pty = try step("creating a pseudo-terminal") { try Terminal.openPair() }
         if let size {
             try step("setting the terminal size") { try Terminal.setSize(pty.master, rows: size.height, columns: size.width) }
+        }
+        if relayed {
+            // Here, before the process can write anything, rather than by the runtime once it has the
+            // master (runc's order), which races with the first output.
+            try step("setting up the terminal") { try Terminal.clearOutputCRLF(pty.master) }
         }
         if bindConsole {
             // /dev/console in the container is the pty, as runc makes it.
@@ -35,6 +41,14 @@ struct ProcessLaunch {
         try step("sending the terminal to the console socket") { try Terminal.sendMaster(pty.master, over: consoleSocket, name: pty.name) }
         close(pty.master)
         try step("making the terminal the controlling terminal") { try Terminal.becomeControllingTerminal(pty.slave) }
+        // The process's own terminal belongs to its user (else a non-root process could not reopen it
+        // as /dev/tty or /proc/self/fd/0); the group and mode stay as devpts' gid=/mode= made them. runc's
+        // fixStdioPermissions: an unmapped owner (EINVAL) or a locked inode (EPERM) is left alone.
+        var st = stat()
+        if fstat(pty.slave, &st) == 0, st.st_uid != process.user.uid,
+           fchown(pty.slave, process.user.uid, gid_t.max) != 0, errno != EINVAL, errno != EPERM {
+            throw RuntimeError("giving the terminal to uid \(process.user.uid)", SystemError.message(errno))
+        }
         if pty.slave > 2 { close(pty.slave) }
     }
 
@@ -108,12 +122,18 @@ struct ProcessLaunch {
     }
 
     /// The program to run: as given when it contains a slash, else searched in the process's PATH.
+    /// Failures in runc's words (Go's exec.LookPath under "unable to start container process").
     private func resolveExecutable() throws(RuntimeError) -> String {
         guard let name = process.args?.first, !name.isEmpty else {
             throw RuntimeError("process.args", "no program to run")
         }
+        let failure = "unable to start container process: exec: " + Self.goQuoted(name)
         if name.contains("/") {
-            guard access(name, X_OK) == 0 else { throw RuntimeError("exec \(name)", SystemError.message(errno)) }
+            var st = stat()
+            if stat(name, &st) != 0 { throw RuntimeError(failure, "stat \(name): " + RuntimeError.goMessage(errno)) }
+            guard (st.st_mode & S_IFMT) != S_IFDIR, access(name, X_OK) == 0 else {
+                throw RuntimeError(failure, RuntimeError.goMessage(EACCES))
+            }
             return name
         }
         let path = environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) }
@@ -125,7 +145,14 @@ struct ProcessLaunch {
                 return candidate
             }
         }
-        throw RuntimeError("exec \(name)", "executable file not found in $PATH")
+        throw RuntimeError(failure, "executable file not found in $PATH")
+    }
+
+    /// Go's %q for the plain names programs have (quotes and backslashes escaped).
+    static func goQuoted(_ text: String) -> String {
+        var out = "\""
+        for c in text { out += c == "\"" || c == "\\" ? "\\" + String(c) : String(c) }
+        return out + "\""
     }
 
     private func homeDirectory(uid: UInt32) -> String {

@@ -10,6 +10,17 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
     public init(_ what: String, _ why: String) { self.what = what; self.why = why }
     public var description: String { why.isEmpty ? what : "\(what): \(why)" }
 
+    /// libcontainer's error texts, which scripts and shims match on (`does not exist`, `not running`).
+    public static let notExist = "container does not exist"
+    public static let notRunning = "container not running"
+    public static let exists = "container with given ID already exists"
+
+    /// An errno as Go words it (strerror, lower-cased first letter: "invalid argument").
+    public static func goMessage(_ code: Int32) -> String {
+        let text = SystemError.message(code)
+        return text.prefix(1).lowercased() + text.dropFirst()
+    }
+
     /// Wraps any lower-level error (SystemError, CgroupError, decoding errors) with the step that failed.
     public init(_ what: String, _ error: any Error) {
         if let runtime = error as? RuntimeError {

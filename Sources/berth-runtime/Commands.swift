@@ -29,7 +29,7 @@ struct Commands {
         case "resume": try runtime.resume(id: try single(arguments, "resume")); return 0
         case "events": return try events(arguments)
         case "update": return try update(arguments)
-        case "features": Output.json(RuntimeFeatures.current(), pretty: true); return 0
+        case "features": Output.print(RuncOutput.features(RuntimeFeatures.current())); return 0
         case "spec": return try spec(arguments)
         case "checkpoint", "restore":
             throw CommandError(command, "checkpoint/restore (CRIU) is not supported by berth-runtime")
@@ -75,26 +75,36 @@ struct Commands {
         return 0
     }
 
-    /// `run`: create + start; in the foreground it waits, passes signals on, and deletes afterwards.
+    /// `run`: create + start; in the foreground it relays the terminal (if the process has one and no
+    /// --console-socket is given), passes signals on, waits, and deletes afterwards.
     private func runContainer(_ arguments: [String]) throws -> Int32 {
         let scanned = try ArgumentScanner(arguments, flags: Self.createFlags)
-        let (id, bundle, options) = try createOptions(scanned)
-        let pid = try runtime.create(id: id, bundle: bundle, options: options)
+        var (id, bundle, options) = try createOptions(scanned)
+        let detach = scanned.bool("detach")
+        options.foreground = !detach
+        let signals = detach ? nil : try ForegroundSignals()
+        let created = try runtime.create(id: id, bundle: bundle, options: options)
+        // Every way out of here puts the caller's terminal back.
+        defer { created.console?.finish() }
         do {
+            try created.console?.begin()
             try runtime.start(id: id)
         } catch {
+            created.console?.finish()
             try? runtime.delete(id: id, force: true)
             throw error
         }
-        if scanned.bool("detach") { return 0 }
-        let code = Foreground.waitForInit(pid)
+        guard let signals else { return 0 }
+        let code = Foreground.wait(for: created.pid, signals: signals, relay: created.console)
+        created.console?.finish()
         if !scanned.bool("keep") { try runtime.delete(id: id, force: true) }
         return code
     }
 
     private func state(_ arguments: [String]) throws -> Int32 {
         let id = try single(arguments, "state")
-        Output.json(try runtime.state(id: id), pretty: true)
+        // json.MarshalIndent with two spaces, and no newline after it (runc writes the bytes as they are).
+        Output.print(RuncOutput.state(try runtime.state(id: id), owner: "").indented("  "))
         return 0
     }
 
@@ -105,17 +115,11 @@ struct Commands {
             Output.print(states.map { $0.id + "\n" }.joined())
             return 0
         }
+        let owned = states.map { ($0, owner: RuncOutput.owner(ofDirectory: runtime.store.directory(of: $0.id))) }
         switch scanned.string("format") ?? "table" {
-        case "json":
-            Output.json(states, pretty: false)
-        case "table":
-            var rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
-            for state in states {
-                rows.append([state.id, "\(state.pid)", state.status.rawValue, state.bundle, state.created ?? "", state.owner ?? ""])
-            }
-            Output.table(rows)
-        case let other:
-            throw CommandError("list", "invalid format \(other) (table or json)")
+        case "json": Output.print(RuncOutput.list(owned))
+        case "table": Output.table(RuncOutput.table(owned))
+        default: throw CommandError("invalid format option", "")
         }
         return 0
     }
@@ -126,7 +130,12 @@ struct Commands {
             throw CommandError("kill", "usage: kill [--all] <container-id> [signal]")
         }
         let text = scanned.positional.count == 2 ? scanned.positional[1] : "SIGTERM"
-        guard let signal = Signals.parse(text) else { throw CommandError("kill", "unknown signal \(text)") }
+        // As runc: any number is taken as it is (the kernel judges it), a name must be known, and a
+        // missing container is reported before a bad signal.
+        guard let signal = Int32(text) ?? Signals.parse(text) else {
+            _ = try runtime.record(id: scanned.positional[0])
+            throw CommandError("unknown signal " + goQuoted(text), "")
+        }
         try runtime.kill(id: scanned.positional[0], signal: signal, all: scanned.bool("all"))
         return 0
     }
@@ -151,6 +160,16 @@ struct Commands {
         ]
         let scanned = try ArgumentScanner(arguments, flags: flags, stopAtFirstPositional: true)
         guard let id = scanned.positional.first else { throw CommandError("exec", "expects a container ID") }
+        // Past the argument check, every failure is runc's "exec failed: …" with exit status 255, which
+        // callers tell apart from the process's own status.
+        do {
+            return try execProcess(id, scanned)
+        } catch {
+            throw ExitError(code: 255, message: "exec failed: \(error)")
+        }
+    }
+
+    private func execProcess(_ id: String, _ scanned: ArgumentScanner) throws -> Int32 {
         var process: Spec.Process
         if let path = scanned.string("process") {
             let bytes = try Files.readBytes(path)
@@ -202,17 +221,19 @@ struct Commands {
         options.pidFile = scanned.string("pid-file")
         options.consoleSocket = scanned.string("console-socket")
         options.preserveFds = Int32(try scanned.int("preserve-fds") ?? 0)
+        options.ignorePaused = scanned.bool("ignore-paused")
         return try runtime.exec(id: id, options: options)
     }
 
     private func ps(_ arguments: [String]) throws -> Int32 {
         let scanned = try ArgumentScanner(arguments, flags: [.init(names: ["format", "f"], kind: .value)], stopAtFirstPositional: true)
         guard let id = scanned.positional.first else { throw CommandError("ps", "expects a container ID") }
-        let pids = try runtime.processes(id: id)
-        if scanned.string("format") == "json" {
-            Output.json(pids, pretty: false)
-            return 0
+        switch scanned.string("format") ?? "table" {
+        case "table": break
+        case "json": Output.print(RuncOutput.pids(try runtime.processes(id: id))); return 0
+        default: throw CommandError("invalid format option", "")
         }
+        let pids = try runtime.processes(id: id)
         let psArguments = scanned.positional.count > 1 ? Array(scanned.positional.dropFirst()) : ["-ef"]
         Output.print(try ProcessTable.render(pids: Set(pids), psArguments: psArguments))
         return 0
@@ -237,10 +258,12 @@ struct Commands {
     private func spec(_ arguments: [String]) throws -> Int32 {
         let scanned = try ArgumentScanner(arguments, flags: [.init(names: ["bundle", "b"], kind: .value), .init(names: ["rootless"], kind: .bool)])
         let bundle = scanned.string("bundle") ?? "."
+        if !Files.isDirectory(bundle) { throw CommandError("chdir \(bundle)", SystemError.message(Files.exists(bundle) ? ENOTDIR : ENOENT)) }
         let path = bundle + "/config.json"
-        if Files.exists(path) { throw CommandError("spec", "File \(path) exists. Remove it first") }
-        let data = try SpecJSON.encode(SpecTemplate.make(rootless: scanned.bool("rootless")), pretty: true)
-        try Files.create(path, Array(data) + [10], mode: 0o666)
+        // runc's words (it has changed into the bundle, so the name is relative).
+        if Files.exists(path) { throw CommandError("File config.json exists. Remove it first", "") }
+        // No newline at the end, as json.MarshalIndent leaves it.
+        try Files.create(path, Array(SpecTemplate.text(rootless: scanned.bool("rootless")).utf8), mode: 0o666)
         return 0
     }
 }

@@ -10,15 +10,13 @@ struct EventStream {
     let runtime: Runtime
     let id: String
 
-    struct Event<T: Encodable>: Encodable {
-        let type: String
-        let id: String
-        let data: T?
-    }
-
     func run(interval: Double, once: Bool) throws -> Int32 {
+        // runc refuses a stopped container before printing anything, --stats included.
+        if try runtime.state(id: id).status == .stopped {
+            throw CommandError("container with id \(id) is not running", "")
+        }
         if once {
-            Output.json(Event(type: "stats", id: id, data: try runtime.stats(id: id)), pretty: false)
+            Output.print(RuncOutput.event(type: "stats", id: id, stats: try runtime.stats(id: id)))
             return 0
         }
         var lastOOM: UInt64 = 0
@@ -28,10 +26,10 @@ struct EventStream {
             guard let stats = try? runtime.stats(id: id) else { return 0 }
             let ooms = stats.memory.eventCount.oomKill
             if ooms > lastOOM {
-                Output.json(Event<CgroupStats>(type: "oom", id: id, data: nil), pretty: false)
+                Output.print(RuncOutput.event(type: "oom", id: id, stats: nil))
                 lastOOM = ooms
             }
-            Output.json(Event(type: "stats", id: id, data: stats), pretty: false)
+            Output.print(RuncOutput.event(type: "stats", id: id, stats: stats))
             var remaining = timespec(tv_sec: Int(interval), tv_nsec: Int((interval - Double(Int(interval))) * 1e9))
             var left = timespec()
             while nanosleep(&remaining, &left) != 0 && errno == EINTR { remaining = left }

@@ -1,19 +1,8 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Linux
-import OCISpec
 
 enum Output {
     static func print(_ text: String) {
         _ = try? Files.writeAll(fd: 1, Array(text.utf8))
-    }
-
-    static func json<T: Encodable>(_ value: T, pretty: Bool) {
-        guard let data = try? SpecJSON.encode(value, pretty: pretty) else { return }
-        print(String(decoding: data, as: UTF8.self) + "\n")
     }
 
     /// Go's text/tabwriter as runc configures it (minwidth 12, padding 3).
@@ -22,7 +11,8 @@ enum Output {
         var widths = [Int](repeating: 12, count: first.count)
         for row in rows {
             for (column, cell) in row.enumerated().dropLast() {
-                widths[column] = max(widths[column], cell.count + 3)
+                // tabwriter counts runes, i.e. unicode scalars.
+                widths[column] = max(widths[column], cell.unicodeScalars.count + 3)
             }
         }
         var text = ""
@@ -31,7 +21,7 @@ enum Output {
                 if column == row.count - 1 {
                     text += cell
                 } else {
-                    text += cell + String(repeating: " ", count: widths[column] - cell.count)
+                    text += cell + String(repeating: " ", count: widths[column] - cell.unicodeScalars.count)
                 }
             }
             text += "\n"

@@ -7,7 +7,14 @@ struct CommandError: Error, CustomStringConvertible {
     let what: String
     let why: String
     init(_ what: String, _ why: String) { self.what = what; self.why = why }
-    var description: String { "\(what): \(why)" }
+    var description: String { why.isEmpty ? what : "\(what): \(why)" }
+}
+
+/// A failure that ends berth-runtime with a status other than 1 (runc's exec failures exit 255).
+struct ExitError: Error, CustomStringConvertible {
+    let code: Int32
+    let message: String
+    var description: String { message }
 }
 
 enum Usage {

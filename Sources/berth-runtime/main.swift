@@ -28,10 +28,13 @@ while commandIndex < arguments.count, arguments[commandIndex].hasPrefix("-") {
 
 do {
     let global = try ArgumentScanner(globalArguments, flags: globalFlags)
-    log.open(path: global.string("log"), format: global.string("log-format") ?? "text")
+    try log.open(path: global.string("log"), format: global.string("log-format") ?? "text")
     if global.bool("debug") {
+        // runc's debug lines are logrus lines at level debug, on stderr unless --log names a file.
         Trace.enabled = true
         if log.fd >= 0 { Trace.sink = log.fd }
+        let json = log.json
+        Trace.format = { Log.line(level: "debug", $0, json: json) }
     }
     if global.bool("version") {
         Output.print("berth-runtime version \(RuntimeVersion.version)\nspec: \(RuntimeVersion.spec)\n")
@@ -48,6 +51,9 @@ do {
     let commands = Commands(runtime: Runtime(root: root, warn: { message in log.warning(message) }))
     let code = try commands.run(arguments[commandIndex], Array(arguments[(commandIndex + 1)...]))
     exit(code)
+} catch let error as ExitError {
+    log.error(error.message)
+    exit(error.code)
 } catch let error as ArgumentScanner.UsageError {
     log.error(error.message)
     exit(1)

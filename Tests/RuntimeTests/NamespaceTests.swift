@@ -17,6 +17,8 @@ struct NamespaceTests {
     func classicNamespacesAreNew(_ kind: String) throws {
         let bundle = try Bundle()
         defer { bundle.destroy() }
+        // runc's default config (and so `spec`) has a cgroup namespace only on cgroup2-only hosts.
+        if kind == "cgroup" { bundle.addCgroupNamespace() }
         let pid = try startSleeping(bundle)
         let host = try #require(namespaceInode(getpid(), kind))
         let container = try #require(namespaceInode(pid, kind))
@@ -44,6 +46,7 @@ struct NamespaceTests {
         defer { bundle.destroy() }
         bundle.spec.hostname = "inside"
         bundle.spec.domainname = "example.test"
+        bundle.addCgroupNamespace()
         let script = "hostname; cat /proc/sys/kernel/domainname; echo pid=$$; ps -o pid,comm | wc -l; ip -o link | wc -l; ipcs -q | grep -c 0x || true; cat /proc/self/cgroup | head -1"
         let result = try bundle.run(["sh", "-c", script])
         #expect(result.succeeded, "\(result.stderr)")

@@ -94,6 +94,13 @@ final class Bundle {
         spec.hostname = "berth-test"
     }
 
+    /// A cgroup namespace, unless the config has one (runc's template adds one on cgroup2-only hosts).
+    func addCgroupNamespace() {
+        if spec.linux?.namespaces?.contains(where: { $0.type == "cgroup" }) != true {
+            spec.linux?.namespaces?.append(Spec.Namespace(type: "cgroup"))
+        }
+    }
+
     var rootfs: String { spec.root!.path.hasPrefix("/") ? spec.root!.path : directory + "/" + spec.root!.path }
 
     func writeConfig() throws {

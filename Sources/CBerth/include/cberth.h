@@ -45,6 +45,7 @@ int berth_set_winsize(int fd, unsigned short rows, unsigned short cols);
 int berth_set_ctty(int fd);
 int berth_unlockpt(int fd);
 int berth_ptsname(int fd, char *buf, size_t len);
+int berth_get_winsize(int fd, unsigned short *rows, unsigned short *cols);
 
 // sendmsg/recvmsg with SCM_RIGHTS: the cmsg macros are not importable into Swift.
 int berth_send_fd(int sock, int fd, const char *name);
@@ -65,6 +66,9 @@ unsigned int berth_minor(uint64_t dev);
 int berth_block_all_signals(void *old_set, size_t old_len);
 int berth_restore_signals(const void *old_set);
 int berth_reset_signal_dispositions(void);
+// signalfd(2) (close-on-exec, non-blocking) for `set`: <sys/signalfd.h> is not in Swift's Glibc module.
+// It lets a single-threaded runtime wait for signals in the same poll(2) as its terminal fds.
+int berth_signalfd(const void *set);
 
 int berth_pipe2(int fds[2], int flags);
 
