@@ -129,7 +129,7 @@ public final class Supervisor {
             throw RuntimeError("setting up the container's stdio", error.description)
         }
         defer { if !config.terminal { Self.nullStdio() } }
-        let pid = try runtime.create(id: config.id, bundle: config.bundle, options: options)
+        let pid = try runtime.create(id: config.id, bundle: config.bundle, options: options).pid
         if !config.terminal { Self.nullStdio() }
         for fd in containerEnds { close(fd) }
         containerEnds = []
