@@ -17,6 +17,8 @@ struct SpecBuilder {
     let volumeMounts: [(destination: String, source: String, readOnly: Bool)]
     let initBinary: String?
     let namespacePaths: [String: String]
+    /// `--security-opt seccomp=FILE`, kept in the container's directory at create.
+    let seccompProfilePath: String?
 
     /// docker's default capability set.
     static let defaultCapabilities = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
@@ -80,6 +82,9 @@ struct SpecBuilder {
         linux.maskedPaths = host.Privileged ? [] : Self.maskedPaths
         linux.readonlyPaths = host.Privileged ? [] : Self.readonlyPaths
         linux.devices = try devices(host)
+        if let path = seccompProfilePath {
+            linux.seccomp = try SeccompProfile.load(path).oci(capabilities: spec.process?.capabilities?.bounding ?? [])
+        }
         spec.linux = linux
         return spec
     }

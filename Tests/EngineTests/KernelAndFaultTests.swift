@@ -69,6 +69,28 @@ extension EngineSuite {
                     == host?.split(separator: "\t").last)
         }
 
+        @Test func seccompProfileInDockersFormat() throws {
+            let profile = NSTemporaryDirectory() + "berth-seccomp-\(UUID().uuidString).json"
+            try """
+            {"defaultAction":"SCMP_ACT_ALLOW","archMap":[{"architecture":"SCMP_ARCH_X86_64","subArchitectures":["SCMP_ARCH_X86"]}],
+             "syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1},
+                         {"names":["chmod","fchmodat"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"includes":{"caps":["CAP_SYS_ADMIN"]}}]}
+            """.write(toFile: profile, atomically: true, encoding: .utf8)
+            defer { unlink(profile) }
+            let script = "mkdir /x 2>/dev/null && echo made || echo blocked; chmod 600 /etc/hostname && echo chmod-allowed"
+            // The rule conditioned on CAP_SYS_ADMIN does not apply to a container without it.
+            let confined = try berth(["run", "--rm", "--security-opt", "seccomp=" + profile, TestEngine.image, "sh", "-c", script])
+            #expect(confined.stdout == "blocked\nchmod-allowed\n", "\(confined.stderr)")
+            let privileged = try berth(["run", "--rm", "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=" + profile, TestEngine.image, "sh", "-c", script])
+            #expect(privileged.stdout == "blocked\n")
+            let unconfined = try berth(["run", "--rm", "--security-opt", "seccomp=unconfined", TestEngine.image, "sh", "-c", script])
+            #expect(unconfined.stdout == "made\nchmod-allowed\n")
+            let missing = try berth(["run", "--rm", "--security-opt", "seccomp=/no/such/profile", TestEngine.image, "true"])
+            #expect(missing.status == 125 && missing.stderr.contains("opening seccomp profile"))
+            let apparmor = try berth(["run", "--rm", "--security-opt", "apparmor=docker-default", TestEngine.image, "true"])
+            #expect(apparmor.status == 125 && apparmor.stderr.contains("AppArmor is not enabled"))
+        }
+
         @Test func volumesNamedAnonymousAndBinds() throws {
             let volume = uniqueName()
             let hostDirectory = NSTemporaryDirectory() + "berth-bind-\(UUID().uuidString)"
