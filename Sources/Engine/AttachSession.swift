@@ -25,12 +25,15 @@ public struct AttachSession {
     }
 
     /// Connects (before the container starts, when the monitor waits for us).
-    public static func connect(_ path: String, sendStdin: Bool) throws(EngineError) -> Int32 {
+    /// With `claimCleanup` the caller promises to run `Engine.cleanup` itself once it has the exit frame, so
+    /// the monitor exits without starting its exit command.
+    public static func connect(_ path: String, sendStdin: Bool, claimCleanup: Bool = false) throws(EngineError) -> Int32 {
         let fd: Int32
         do { fd = try UnixSocket.connect(path: path, kind: .seqpacket) } catch {
             throw EngineError("attaching to the container", error.description)
         }
-        let hello: [UInt8] = [AttachFrame.hello, sendStdin ? UInt8(ascii: "1") : UInt8(ascii: "0")]
+        var hello: [UInt8] = [AttachFrame.hello, sendStdin ? UInt8(ascii: "1") : UInt8(ascii: "0")]
+        if claimCleanup { hello.append(UInt8(ascii: "c")) }
         _ = hello.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         return fd
     }

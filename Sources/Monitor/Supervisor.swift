@@ -34,6 +34,8 @@ public final class Supervisor {
     var startedMonotonic: UInt64 = 0
     /// When the executable's clean pages are next released (see supervise), and how often they were.
     var nextTrim: UInt64 = 0
+    /// An attached client that took the exit frame said it does the cleanup (saves starting the exit command).
+    var cleanupClaimed = false
     var trims = 0
 
     /// `readyFd`: where the engine waits for `created`/`started <pid>` or `error <why>` (-1: nobody).
@@ -99,6 +101,11 @@ public final class Supervisor {
         }
         state.status = .exited
         save()
+        if cleanupClaimed {
+            close(listener)
+            unlink(paths.attachSocket)
+            _exit(0)
+        }
         finish()
     }
 
@@ -286,7 +293,7 @@ public final class Supervisor {
         let payload = frame.dropFirst()
         switch kind {
         case AttachFrame.hello:
-            client.sendsStdin = payload.first == UInt8(ascii: "1")
+            client.takeHello(payload)
         case AttachFrame.stdin:
             if stdinWrite >= 0 { _ = try? Files.writeAll(fd: stdinWrite, Array(payload)) }
         case AttachFrame.closeStdin:
@@ -339,6 +346,7 @@ public final class Supervisor {
         state.reason = ExitReason.describe(state: state, stop: stop)
         state.status = .exited
         save()
+        cleanupClaimed = clients.contains { $0.claimsCleanup }
         broadcast(AttachFrame.exit, ArraySlice(Array(String(state.exitCode ?? 0).utf8)))
         for client in clients {
             // Read what the client sent and we never took (a late resize, stdin): closing a unix socket with
@@ -388,6 +396,13 @@ public final class Supervisor {
 final class AttachClient {
     let fd: Int32
     var sendsStdin = false
+    /// The client (a foreground `run`) does the exit command's work itself once it has the exit frame.
+    var claimsCleanup = false
+
+    func takeHello(_ payload: ArraySlice<UInt8>) {
+        sendsStdin = payload.first == UInt8(ascii: "1")
+        claimsCleanup = payload.dropFirst().first == UInt8(ascii: "c")
+    }
 
     init(fd: Int32) {
         self.fd = fd
@@ -409,7 +424,7 @@ final class AttachClient {
     func readHello(timeoutMilliseconds: Int32) {
         var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&descriptor, 1, timeoutMilliseconds) > 0, let frame = receive(), frame.first == AttachFrame.hello else { return }
-        sendsStdin = frame.dropFirst().first == UInt8(ascii: "1")
+        takeHello(frame.dropFirst())
     }
 
     func send(_ kind: UInt8, _ bytes: ArraySlice<UInt8>) -> Bool {

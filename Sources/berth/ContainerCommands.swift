@@ -66,7 +66,7 @@ enum Attaching {
         guard let started else { return 0 }
         let socket: Int32
         do {
-            socket = try AttachSession.connect(engine.attachSocket(id), sendStdin: interactive)
+            socket = try AttachSession.connect(engine.attachSocket(id), sendStdin: interactive, claimCleanup: true)
             try started.waitStarted()
         } catch {
             // The monitor reports why the process could not start; docker's 125/126/127 come with it.
@@ -82,9 +82,10 @@ enum Attaching {
         case .detached:
             return 0
         case .exited(let code):
-            // The monitor ends with its exit command (bookkeeping, --rm): wait for it, as docker waits for removal.
-            var status: Int32 = 0
-            waitpid(started.monitorPid, &status, 0)
+            // We said we would do the exit command's work (bookkeeping, --rm): the monitor exits without it,
+            // and we wait for the removal as docker does. Should the monitor restart the container instead,
+            // it runs the exit command itself later and this cleanup finds the container running.
+            if waitForMonitor(started.monitorPid, engine: engine, id: id) { try? engine.cleanup(id) }
             return code
         case .disconnected:
             var status: Int32 = 0
@@ -105,6 +106,21 @@ extension RunFlags {
         let record = try engine.create(request)
         if let cidfile { try Data(record.Id.utf8).write(to: URL(fileURLWithPath: cidfile)) }
         return record
+    }
+}
+
+/// Waits for the monitor to exit (true), or to start the container again under its restart policy (false:
+/// it stays and runs its exit command later itself).
+func waitForMonitor(_ pid: pid_t, engine: Engine, id: String) -> Bool {
+    var status: Int32 = 0
+    while true {
+        let reaped = waitpid(pid, &status, WNOHANG)
+        if reaped == pid || (reaped < 0 && errno == ECHILD) { return true }
+        if let record = try? engine.container(id) {
+            let state = engine.withLiveState(record).State
+            if state.Restarting || (state.Running && state.ExitCode == 0 && record.RestartCount > 0) { return false }
+        }
+        usleep(2_000)
     }
 }
 
