@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import GRDB
 
 /// The engine's persistent metadata: SQLite (WAL, busy timeout) under `<root>/engine/berth.db`, as podman 5
@@ -24,6 +25,10 @@ public final class MetadataStore: Sendable {
                     CREATE TABLE volumes (name TEXT PRIMARY KEY NOT NULL, created TEXT NOT NULL, data BLOB NOT NULL);
                     """)
             }
+            // Two first commands at once would both create the tables: the migration runs under a file lock.
+            let lock = open(path + ".migrate-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            if lock >= 0 { while flock(lock, LOCK_EX) != 0 && errno == EINTR {} }
+            defer { if lock >= 0 { close(lock) } }
             try migrator.migrate(queue)
         } catch {
             throw EngineError("opening the metadata database \(path)", "\(error)")

@@ -91,6 +91,28 @@ extension EngineSuite {
             #expect(try berth(["rm", name]).succeeded)
         }
 
+        @Test func twentyParallelRunsLeaveNothing() throws {
+            _ = TestEngine.image
+            let base = uniqueName()
+            let collected = Collected()
+            DispatchQueue.concurrentPerform(iterations: 20) { index in
+                let name = "\(base)-\(index)"
+                if let created = try? berth(["run", "-d", "--name", name, TestEngine.image, "sh", "-c", "echo \(index); sleep 1000"]) {
+                    collected.add(created)
+                }
+                if let removed = try? berth(["rm", "-f", name]) { collected.add(removed) }
+            }
+            let results = collected.results
+            #expect(results.count == 40)
+            let failures = results.filter { !$0.succeeded }.map(\.stderr)
+            #expect(failures.isEmpty, "\(failures)")
+            let ids = results.map { $0.stdout.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { $0.count == 64 }
+            #expect(ids.count == 20)
+            for id in ids { #expect(leftovers(of: id).isEmpty, "\(leftovers(of: id))") }
+            let listed = try berth(["ps", "-a", "--format", "{{.Names}}"]).stdout
+            #expect(!listed.contains(base))
+        }
+
         @Test func execRunsInTheContainerWithItsExitCode() throws {
             let name = uniqueName()
             #expect(try berth(["run", "-d", "--name", name, "-e", "FROM_RUN=1", TestEngine.image, "sleep", "1000"]).succeeded)
