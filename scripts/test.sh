@@ -20,7 +20,9 @@ echo "== the cgroup tour (docs/cgroup-tour.md), as written, on this host"
 
 if [ "${BERTH_SKIP_V2:-}" != 1 ]; then
     echo "== cgroup v2 kernel: CgroupsTests and RuntimeTests, then the tour"
-    ./scripts/cgroup-v2-run.sh --filter 'CgroupsTests|RuntimeTests' || failed=1
+    # qemu with Debian's stock kernel: user-mode Linux has no cpuset controller, no ns_last_pid and no boot
+    # time for ps, which three of these tests need.
+    BERTH_V2_BACKEND=${BERTH_V2_BACKEND:-qemu} ./scripts/cgroup-v2-run.sh --filter 'CgroupsTests|RuntimeTests' || failed=1
     ./scripts/cgroup-v2-run.sh -- ./scripts/cgroup-tour.sh > /tmp/berth-tour-v2.log 2>&1 && echo "tour on v2: ok" \
         || { echo "tour on v2: FAILED"; tail -20 /tmp/berth-tour-v2.log; failed=1; }
     # The engine on cgroup v2: the lifecycle, limits, restart and output tests (user-mode Linux only: under
