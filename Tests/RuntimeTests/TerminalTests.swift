@@ -178,7 +178,8 @@ struct TerminalTests {
         let script = "cd \(directory) && \(packageRoot)/scripts/make-busybox-rootfs.sh rootfs && \(runtimeBinary) --root \(stateRoot) spec"
             + " && exec \(runtimeBinary) --root \(stateRoot) run \(id)"
         let session = try PtySession(rows: 24, columns: 80, ["/bin/sh", "-c", script])
-        try #require(session.read(until: "# "), "\(session.text)")
+        // Making the rootfs comes first: minutes on the emulated cgroup-v2 kernel, a second here.
+        try #require(session.read(until: "# ", guardSeconds: 300), "\(session.text)")
         session.send("echo hello-$((6*7)); hostname; exit\r")
         #expect(session.wait() == 0, "\(session.text)")
         #expect(session.text.contains("hello-42\r\nrunc\r\n"), "\(session.text)")
