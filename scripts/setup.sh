@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
     busybox-static libseccomp-dev libarchive-dev libsqlite3-dev pkg-config   # build + fixtures (sqlite: engine metadata)
-    runc crun procps iproute2 util-linux time jq tini         # runtime tests, bench, ps; tini-static for run --init
+    runc crun procps iproute2 util-linux time jq tini catatonit   # runtime tests, bench, ps; tini-static for run --init, catatonit for podman --init
     skopeo umoci docker-registry podman libssl-dev python3 zstd  # image tests (issue 4); libcrypto for digests
     buildah docker.io containerd                               # the interop corpus (scripts/interop-corpus.sh)
     qemu-system-x86 linux-image-amd64                          # the cgroup v2 kernel for tests
