@@ -89,7 +89,8 @@ enum KernelView {
         for kind in NamespaceKind.allCases {
             guard let mine = try? NamespaceIdentity.of(pid: pid, kind) else { continue }
             var sharing: [String] = []
-            if let host = try? NamespaceIdentity.of(pid: 1, kind), host == mine { sharing.append("the host") }
+            // The host: this command runs in its namespaces (PID 1 may not be readable, or be a sandbox's).
+            if let host = try? NamespaceIdentity.of(pid: getpid(), kind), host == mine { sharing.append("the host") }
             for other in others where (try? NamespaceIdentity.of(pid: other.State.Pid, kind)) == mine { sharing.append(other.Name) }
             let label = kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
             lines.append("  \(label) \(mine.inode)  " + (sharing.isEmpty ? "own" : sharing.joined(separator: ", ")))

@@ -234,6 +234,8 @@ extension EngineSuite {
             #expect(bad.status != 0 && bad.stderr.contains("template"))
             let kernel = try berth(["inspect", "--kernel", name])
             #expect(kernel.stdout.contains("namespaces") && kernel.stdout.contains("pid") && kernel.stdout.contains("memory"))
+            // No user namespace asked for: the container shares the host's, and says so.
+            #expect(kernel.stdout.split(separator: "\n").contains { $0.contains("user") && $0.hasSuffix("the host") }, "\(kernel.stdout)")
             let stats = try berth(["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", name])
             #expect(stats.stdout == "\(name) 1\n", "\(stats.stdout) \(stats.stderr)")
             #expect(try berth(["rm", "-f", name]).succeeded)
