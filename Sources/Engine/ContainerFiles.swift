@@ -24,8 +24,6 @@ extension Engine {
     public func diff(_ reference: String) throws(EngineError) -> [(kind: Character, path: String)] {
         let record = try container(reference)
         let upper = bundlePath(record.Id) + "/overlay/upper"
-        let lower = bundlePath(record.Id) + "/lower-view"
-        _ = lower
         var changes: [(Character, String)] = []
         let image: ImageRecord
         do { image = try images.resolve(record.Image) } catch { throw EngineError("image of \(reference)", error.description) }

@@ -76,8 +76,7 @@ public final class MetadataStore: Sendable {
 
     func containers() throws(EngineError) -> [ContainerInfo] {
         do {
-            let rows = try queue.read { db in try Row.fetchAll(db, sql: "SELECT data FROM containers ORDER BY created DESC") }
-            return rows.compactMap { row in (row["data"] as Data?).flatMap { try? JSONDecoder().decode(ContainerInfo.self, from: $0) } }
+            return Self.decode(try queue.read { db in try Data.fetchAll(db, sql: "SELECT data FROM containers ORDER BY created DESC") })
         } catch {
             throw EngineError("reading containers", "\(error)")
         }
@@ -94,10 +93,9 @@ public final class MetadataStore: Sendable {
     /// Containers whose ID starts with `prefix`.
     func containers(idPrefix prefix: String) throws(EngineError) -> [ContainerInfo] {
         do {
-            let rows = try queue.read { db in
-                try Row.fetchAll(db, sql: "SELECT data FROM containers WHERE substr(id, 1, ?) = ?", arguments: [prefix.count, prefix])
-            }
-            return rows.compactMap { row in (row["data"] as Data?).flatMap { try? JSONDecoder().decode(ContainerInfo.self, from: $0) } }
+            return Self.decode(try queue.read { db in
+                try Data.fetchAll(db, sql: "SELECT data FROM containers WHERE substr(id, 1, ?) = ?", arguments: [prefix.count, prefix])
+            })
         } catch {
             throw EngineError("reading containers", "\(error)")
         }
@@ -153,6 +151,12 @@ public final class MetadataStore: Sendable {
         do { try queue.write { db in try db.execute(sql: "DELETE FROM volumes WHERE name = ?", arguments: [name]) } } catch {
             throw EngineError("removing volume \(name)", "\(error)")
         }
+    }
+
+    /// Container rows' records (a row that no longer decodes is skipped rather than failing every listing).
+    private static func decode(_ rows: [Data]) -> [ContainerInfo] {
+        let decoder = JSONDecoder()
+        return rows.compactMap { try? decoder.decode(ContainerInfo.self, from: $0) }
     }
 
     static func encode<T: Encodable>(_ value: T) throws(EngineError) -> Data {

@@ -47,7 +47,7 @@ struct SpecBuilder {
             throw EngineError("unable to find user \(config.User)", error.description)
         }
         guard var process = spec.process else { throw EngineError("building the container's config", "no process") }
-        if let initBinary { process.args = ["/sbin/berth-init", "--"] + (process.args ?? []); _ = initBinary }
+        if initBinary != nil { process.args = ["/sbin/berth-init", "--"] + (process.args ?? []) }
         process.rlimits = host.Ulimits.isEmpty ? nil : try host.Ulimits.map { (limit) throws(EngineError) in
             guard let name = Self.rlimitNames[limit.Name] else { throw EngineError("invalid ulimit", "unknown limit \(limit.Name)") }
             return Spec.Rlimit(type: name, hard: UInt64(bitPattern: limit.Hard), soft: UInt64(bitPattern: limit.Soft))

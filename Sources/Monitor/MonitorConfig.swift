@@ -164,7 +164,7 @@ public struct StopRequest: Codable, Sendable {
     public var time: String
     /// The grace period ran out and SIGKILL followed.
     public var escalated: Bool
-    /// `stop` (never restart) rather than `kill` (docker restarts a killed `always` container? no: it does not either).
+    /// Which command asked (`stop` or `kill`), for the reason text. Neither is followed by a restart.
     public var command: String
     public init(signal: Int32, time: String, escalated: Bool, command: String) {
         self.signal = signal; self.time = time; self.escalated = escalated; self.command = command

@@ -375,7 +375,7 @@ public final class Supervisor {
         close(listener)
         unlink(paths.attachSocket)
         if let command = config.exitCommand, let path = command.first {
-            _ = berthResetSignals()
+            Signals.resetAll()
             Spawn.execWithStrings(path: path, args: command, env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
         }
         _exit(0)
@@ -435,4 +435,3 @@ final class AttachClient {
     }
 }
 
-func berthResetSignals() -> Int32 { Signals.resetAll() }

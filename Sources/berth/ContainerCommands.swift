@@ -265,10 +265,7 @@ struct RmCommand: ParsableCommand {
     func run() throws {
         let engine = try engineOpen(options)
         try eachContainer(containers) { reference in
-            do { try engine.remove(reference, force: force, volumes: volumes) } catch let error as EngineError where force && error.what == "No such container" {
-                // docker: `rm -f` of a missing container is not an error worth failing a script for? It is: keep docker's error.
-                throw error
-            }
+            try engine.remove(reference, force: force, volumes: volumes)
         }
     }
 }
