@@ -20,7 +20,7 @@ extension Engine {
     /// removes everything made so far.
     public func create(_ request: CreateRequest) throws(EngineError) -> ContainerInfo {
         var config = request.config
-        let host = request.hostConfig
+        var host = request.hostConfig
         if let name = request.name { try Self.validate(name: name) }
         let image: ImageRecord
         do { image = try images.resolve(config.Image) } catch {
@@ -42,6 +42,10 @@ extension Engine {
             throw EngineError("No command specified", "")
         }
         let id = Self.newID()
+        // Under a lock from here to the insert, so that two `--userns=auto` containers never get the same ids.
+        let allocation = try userNamespaceLock(needed: host.UsernsMode?.hasPrefix("auto") == true)
+        defer { if allocation >= 0 { close(allocation) } }
+        try UserNamespaces.resolve(&host, others: try metadata.containers().compactMap { UserNamespaces.map(of: $0.HostConfig) })
         if config.Hostname.isEmpty { config.Hostname = String(id.prefix(12)) }
         let name = request.name ?? NameGenerator.unique { (try? metadata.container(named: $0)) == nil }
         let directory = containerDirectory(id)
@@ -52,8 +56,14 @@ extension Engine {
         try metadata.insert(record)
         do throws(EngineError) {
             do { try Files.makeDirectories(directory, mode: 0o710) } catch { throw EngineError("creating \(directory)", error.description) }
+            // The runtime mounts the rootfs and the /etc files from inside the user namespace, as the
+            // container's root: its group may pass through (not read) the directory, no one else.
+            if let map = UserNamespaces.map(of: host), let gid = IDMap.hostID(0, in: map.gids) { chown(directory, uid_t.max, gid) }
             let bundle: ImageBundle
-            do { bundle = try ImageBundle.create(store: images, image: image.manifestDigest.description, bundle: bundlePath(id)) } catch {
+            do {
+                bundle = try ImageBundle.create(store: images, image: image.manifestDigest.description, bundle: bundlePath(id),
+                                                idMap: UserNamespaces.map(of: host))
+            } catch {
                 throw EngineError("creating the container's root filesystem", error.description)
             }
             try resolveMounts(&record, rootfs: bundle.rootfs)
@@ -67,6 +77,18 @@ extension Engine {
             try? metadata.deleteContainer(id: id)
             throw error
         }
+    }
+
+    /// flock on `<root>/engine/userns.lock` when `needed`; -1 otherwise.
+    func userNamespaceLock(needed: Bool) throws(EngineError) -> Int32 {
+        guard needed else { return -1 }
+        let path = root + "/engine/userns.lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw EngineError("locking \(path)", SystemError.message(errno)) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { close(fd); throw EngineError("locking \(path)", SystemError.message(errno)) }
+        }
+        return fd
     }
 
     /// `--security-opt seccomp=FILE`: checked and copied now, so the container keeps the profile it was made with.

@@ -14,7 +14,7 @@ extension Engine {
     func rootView(_ record: ContainerInfo) throws(EngineError) -> String {
         let live = withLiveState(record)
         if live.State.Running, live.State.Pid > 0 { return "/proc/\(live.State.Pid)/root" }
-        do { try ImageBundle.ensureMounted(store: images, image: record.Image, bundle: bundlePath(record.Id)) } catch {
+        do { try ImageBundle.ensureMounted(store: images, image: record.Image, bundle: bundlePath(record.Id), idMap: UserNamespaces.map(of: record.HostConfig)) } catch {
             throw EngineError("mounting the container's root filesystem", error.description)
         }
         return bundlePath(record.Id) + "/rootfs"
@@ -55,10 +55,11 @@ extension Engine {
     public func export(_ reference: String, to fd: Int32) throws(EngineError) {
         let record = try container(reference)
         let root = bundlePath(record.Id) + "/rootfs"
-        do { try ImageBundle.ensureMounted(store: images, image: record.Image, bundle: bundlePath(record.Id)) } catch {
+        do { try ImageBundle.ensureMounted(store: images, image: record.Image, bundle: bundlePath(record.Id), idMap: UserNamespaces.map(of: record.HostConfig)) } catch {
             throw EngineError("mounting the container's root filesystem", error.description)
         }
-        try runTool(["/bin/tar", "--numeric-owner", "--xattrs", "-C", root, "-cf", "-", "."], stdout: fd, what: "exporting \(reference)")
+        try runTool(["/bin/tar", "--numeric-owner", "--xattrs", "-C", root, "-cf", "-", "."], stdout: fd, what: "exporting \(reference)",
+                    as: UserNamespaces.map(of: record.HostConfig))
     }
 
     /// `cp CONTAINER:SRC DEST` (DEST `-`: a tar stream on `fd`).
@@ -73,10 +74,15 @@ extension Engine {
         if destination == "-" {
             let parent = contentsOnly ? source : (source as NSString).deletingLastPathComponent
             let name = contentsOnly ? "." : (source as NSString).lastPathComponent
-            try runTool(["/bin/tar", "--numeric-owner", "-C", parent, "-cf", "-", name], stdout: fd, what: "copying \(path)")
+            try runTool(["/bin/tar", "--numeric-owner", "-C", parent, "-cf", "-", name], stdout: fd, what: "copying \(path)",
+                        as: UserNamespaces.map(of: record.HostConfig))
             return
         }
         try copy(from: contentsOnly ? source + "/." : source, to: destination, archive: archive, contentsOnly: contentsOnly)
+        // With -a the copy keeps the ids the container sees, as docker's cp does under userns-remap.
+        if archive, let map = UserNamespaces.map(of: record.HostConfig) {
+            Self.shiftOwners(of: copiedPath(source: source, destination: destination, contentsOnly: contentsOnly), map: map, toContainer: true)
+        }
     }
 
     /// `cp SRC CONTAINER:DEST` (SRC `-`: a tar stream on `fd`, unpacked into the directory DEST).
@@ -88,7 +94,8 @@ extension Engine {
             guard Files.isDirectory(destination) else {
                 throw EngineError("destination \"\(reference):\(path)\" must be a directory", "")
             }
-            try runTool(["/bin/tar", "--no-same-owner", "--no-overwrite-dir", "-C", destination, "-xf", "-"], stdin: fd, what: "copying into \(path)")
+            try runTool(["/bin/tar", "--no-same-owner", "--no-overwrite-dir", "-C", destination, "-xf", "-"], stdin: fd, what: "copying into \(path)",
+                        as: UserNamespaces.map(of: record.HostConfig))
             return
         }
         guard Files.exists(source) else { throw EngineError("could not find the file \(source)", "no such file or directory") }
@@ -96,7 +103,45 @@ extension Engine {
         if !Files.isDirectory(destination) && !Files.isDirectory(parent) {
             throw EngineError("Could not find the file \(path) in container \(reference)", "its parent directory does not exist")
         }
-        try copy(from: source, to: destination, archive: archive, contentsOnly: source.hasSuffix("/."))
+        let contentsOnly = source.hasSuffix("/.")
+        try copy(from: source, to: destination, archive: archive, contentsOnly: contentsOnly)
+        // What root copied in belongs to the container's root (or, with -a, keeps its ids as the container's).
+        if let map = UserNamespaces.map(of: record.HostConfig) {
+            let copied = copiedPath(source: source, destination: destination, contentsOnly: contentsOnly)
+            if archive {
+                Self.shiftOwners(of: copied, map: map, toContainer: false)
+            } else if let uid = IDMap.hostID(0, in: map.uids), let gid = IDMap.hostID(0, in: map.gids) {
+                Self.setOwners(of: copied, uid: uid, gid: gid)
+            }
+        }
+    }
+
+    /// Where `cp -R SOURCE DESTINATION` put SOURCE.
+    private func copiedPath(source: String, destination: String, contentsOnly: Bool) -> String {
+        if contentsOnly || !Files.isDirectory(destination) { return destination }
+        return destination + "/" + ((source as NSString).lastPathComponent)
+    }
+
+    /// Every entry under `path` (not following symlinks) owned by `uid`/`gid`.
+    static func setOwners(of path: String, uid: uid_t, gid: gid_t) {
+        walk(path) { entry, _ in lchown(entry, uid, gid) }
+    }
+
+    /// Every entry's ids moved through `map`: host ids to the container's (`toContainer`), or the container's to the host's.
+    static func shiftOwners(of path: String, map: IDMap, toContainer: Bool) {
+        func shift(_ id: UInt32, _ ranges: [IDRange]) -> UInt32 {
+            (toContainer ? IDMap.containerID(id, in: ranges) : IDMap.hostID(id, in: ranges)) ?? 65534
+        }
+        walk(path) { entry, info in lchown(entry, shift(info.st_uid, map.uids), shift(info.st_gid, map.gids)) }
+    }
+
+    private static func walk(_ path: String, _ visit: (String, stat) -> Void) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        visit(path, info)
+        if (info.st_mode & S_IFMT) == S_IFDIR, let entries = try? Files.listDirectory(path) {
+            for entry in entries { walk(path + "/" + entry, visit) }
+        }
     }
 
     private func copy(from source: String, to destination: String, archive: Bool, contentsOnly: Bool) throws(EngineError) {
@@ -118,12 +163,22 @@ extension Engine {
         }
     }
 
-    private func runTool(_ arguments: [String], stdin: Int32? = nil, stdout: Int32? = nil, what: String) throws(EngineError) {
+    /// Runs a tool; `as` a container's mapping, in a user namespace like the container's, so that it reads and
+    /// writes the container's files with the ids the container sees.
+    private func runTool(_ arguments: [String], stdin: Int32? = nil, stdout: Int32? = nil, what: String,
+                         as map: IDMap? = nil) throws(EngineError) {
         var files: [Int32: Int32] = [2: 2]
         if let stdin { files[0] = stdin }
         if let stdout { files[1] = stdout }
         let pid: pid_t
-        do { pid = try Spawn.spawn(path: arguments[0], args: arguments, env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], files: files) } catch {
+        let environment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+        do {
+            if let map {
+                pid = try Spawn.spawnInUserNamespace(path: arguments[0], args: arguments, env: environment, files: files, map: map)
+            } else {
+                pid = try Spawn.spawn(path: arguments[0], args: arguments, env: environment, files: files)
+            }
+        } catch {
             throw EngineError(what, error.description)
         }
         var status: Int32 = 0
@@ -182,7 +237,7 @@ extension Engine {
         defer { if paused { try? unpause(record.Id) } }
         let image = try await images.commit(base: record.Image, upper: bundlePath(record.Id) + "/overlay/upper", reference: repository,
                                             execution: execution, comment: message, author: author,
-                                            createdBy: "berth commit \(record.Name)")
+                                            createdBy: "berth commit \(record.Name)", idMap: UserNamespaces.map(of: record.HostConfig))
         Events.record(self, type: "container", action: "commit", record: record)
         return image
     }

@@ -124,7 +124,7 @@ extension Engine {
     /// config.json of the bundle, made afresh at every start (namespaces of `container:NAME` name its current pid).
     func writeRuntimeConfig(_ record: ContainerInfo) throws(EngineError) {
         let bundle = bundlePath(record.Id)
-        do { try ImageBundle.ensureMounted(store: images, image: record.Image, bundle: bundle) } catch {
+        do { try ImageBundle.ensureMounted(store: images, image: record.Image, bundle: bundle, idMap: UserNamespaces.map(of: record.HostConfig)) } catch {
             throw EngineError("mounting the container's root filesystem", error.description)
         }
         let image: ImageRecord

@@ -137,6 +137,10 @@ public struct HostConfig: Codable, Sendable {
     public var OomScoreAdj: Int
     public var LogConfig: LogConfig
     public var ExtraHosts: [String]
+    /// `--userns` as given ("" is the host's user namespace).
+    public var UsernsMode: String?
+    /// The resolved mappings (podman's field); nil in the host's user namespace.
+    public var IDMappings: IDMappingsJSON?
 
     public init() {
         Binds = []; NetworkMode = "none"; RestartPolicy = RestartPolicyJSON(Name: "no", MaximumRetryCount: 0)
@@ -145,7 +149,7 @@ public struct HostConfig: Codable, Sendable {
         ShmSize = 64 * 1024 * 1024; Sysctls = [:]; Init = nil; Memory = 0; MemorySwap = 0; MemoryReservation = 0
         NanoCpus = 0; CpuShares = 0; CpusetCpus = ""; CpusetMems = ""; PidsLimit = nil; BlkioWeight = 0; Devices = []
         Ulimits = []; OomKillDisable = false; OomScoreAdj = 0
-        self.LogConfig = .init(Type: "json-file", Config: [:]); ExtraHosts = []
+        self.LogConfig = .init(Type: "json-file", Config: [:]); ExtraHosts = []; UsernsMode = ""
     }
 }
 

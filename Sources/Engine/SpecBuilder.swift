@@ -76,6 +76,11 @@ struct SpecBuilder {
 
         var linux = spec.linux ?? Spec.Linux()
         linux.namespaces = try namespaces(host)
+        if let map = UserNamespaces.map(of: host) {
+            linux.namespaces?.append(Spec.Namespace(type: "user"))
+            linux.uidMappings = map.uids.map { IDMapping(containerID: $0.inside, hostID: $0.outside, size: $0.count) }
+            linux.gidMappings = map.gids.map { IDMapping(containerID: $0.inside, hostID: $0.outside, size: $0.count) }
+        }
         linux.cgroupsPath = "/berth/" + container.Id
         linux.resources = try resources(host)
         linux.sysctl = host.Sysctls.isEmpty ? nil : host.Sysctls

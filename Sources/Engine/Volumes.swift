@@ -76,6 +76,13 @@ extension Engine {
             let volume = try createVolume(name: name, anonymous: name == nil)
             if name == nil { record.AnonymousVolumes.append(volume.Name) }
             if !existed && !noCopy { copyUp(rootfs: rootfs, destination: destination, into: volume.Mountpoint) }
+            // A new volume of a container in a user namespace belongs to the container's root, as under
+            // docker's userns-remap; what copy-up brought in already has the ids the idmapped rootfs showed.
+            if !existed, let map = UserNamespaces.map(of: record.HostConfig), Files.isDirectory(volume.Mountpoint),
+               (try? Files.listDirectory(volume.Mountpoint))?.isEmpty ?? true,
+               let uid = IDMap.hostID(0, in: map.uids), let gid = IDMap.hostID(0, in: map.gids) {
+                chown(volume.Mountpoint, uid, gid)
+            }
             points.append(MountPoint(Type: "volume", Name: volume.Name, Source: volume.Mountpoint, Destination: destination,
                                      Driver: "local", Mode: readOnly ? "ro" : "z", RW: !readOnly, Propagation: ""))
         }

@@ -22,7 +22,8 @@ public struct ImageBundle: Sendable {
 
     /// Creates `bundle` (which must not exist or be empty) for `imageReference`.
     public static func create(store: ImageStore, image imageReference: String, bundle: String,
-                              mode: RootfsMode = .automatic, args: [String]? = nil) throws(ImageError) -> ImageBundle {
+                              mode: RootfsMode = .automatic, args: [String]? = nil,
+                              idMap: IDMap? = nil) throws(ImageError) -> ImageBundle {
         let image = try store.resolve(imageReference)
         let diffIDs = image.diffIDs
         try sys { () throws(SystemError) in try Files.makeDirectories(bundle, mode: 0o711) }
@@ -42,12 +43,16 @@ public struct ImageBundle: Sendable {
             }
             try sys { () throws(SystemError) in try Files.makeDirectories(rootfs, mode: 0o755) }
             var overlay = false
+            if idMap != nil && mode == .copy {
+                throw ImageError("make the rootfs", path, "a user-namespace mapping needs an overlay rootfs (idmapped layers)")
+            }
             if mode != .copy {
                 do throws(ImageError) {
-                    try mountOverlay(store: store, diffIDs: diffIDs, bundle: path, rootfs: rootfs)
+                    try mountOverlay(store: store, diffIDs: diffIDs, bundle: path, rootfs: rootfs, idMap: idMap)
                     overlay = true
                 } catch {
-                    if mode == .overlay { throw error }
+                    // Without idmapped layers a copy would show the container root-owned files it cannot use.
+                    if mode == .overlay || idMap != nil { throw error }
                 }
             }
             if !overlay { try copyLayers(store: store, image: image, rootfs: rootfs) }
@@ -64,7 +69,8 @@ public struct ImageBundle: Sendable {
 
     /// Mounts the rootfs of a bundle made by `create` again where it is not mounted (after a reboot): the same
     /// snapshots below, the bundle's own upper directory on top, so the container's changes are kept.
-    public static func ensureMounted(store: ImageStore, image imageReference: String, bundle: String) throws(ImageError) {
+    public static func ensureMounted(store: ImageStore, image imageReference: String, bundle: String,
+                                     idMap: IDMap? = nil) throws(ImageError) {
         let rootfs = bundle + "/rootfs"
         guard !Mounts.isMountPoint(rootfs), Files.isDirectory(bundle + "/overlay/upper") else { return }
         // A rootfs with content is a copy (made where overlayfs was unavailable): nothing to mount.
@@ -73,7 +79,7 @@ public struct ImageBundle: Sendable {
         for (layer, diffID) in zip(image.manifest.layers, image.diffIDs) where !store.snapshots.has(diffID) {
             try store.snapshots.prepare(layer: layer, diffID: diffID)
         }
-        try mountOverlay(store: store, diffIDs: image.diffIDs, bundle: bundle, rootfs: rootfs)
+        try mountOverlay(store: store, diffIDs: image.diffIDs, bundle: bundle, rootfs: rootfs, idMap: idMap)
     }
 
     /// Unmounts the rootfs, deletes the bundle and releases its snapshots.
@@ -92,8 +98,11 @@ public struct ImageBundle: Sendable {
         unlink(store.leasesDirectory + "/" + String(id, radix: 16))
     }
 
-    /// overlayfs: the snapshots as lower layers (top first), upper and work directories in the bundle.
-    static func mountOverlay(store: ImageStore, diffIDs: [Digest], bundle: String, rootfs: String) throws(ImageError) {
+    /// overlayfs: the snapshots as lower layers (top first), upper and work directories in the bundle. With
+    /// `idMap`, every lower layer is first given an idmapped mount under `bundle/idmapped`;
+    /// overlayfs keeps private clones of its layers' mounts, so those are detached again once it is mounted.
+    static func mountOverlay(store: ImageStore, diffIDs: [Digest], bundle: String, rootfs: String,
+                             idMap: IDMap? = nil) throws(ImageError) {
         let upper = bundle + "/overlay/upper"
         let work = bundle + "/overlay/work"
         var lowers = diffIDs.reversed().map { store.snapshots.path($0) }
@@ -106,7 +115,28 @@ public struct ImageBundle: Sendable {
             try Files.makeDirectories(upper, mode: 0o755)
             try Files.makeDirectories(work, mode: 0o700)
         }
-        try OverlayMount.mount(lowers: lowers, upper: upper, work: work, target: rootfs)
+        guard let idMap else {
+            try OverlayMount.mount(lowers: lowers, upper: upper, work: work, target: rootfs)
+            return
+        }
+        // The upper directory is not idmapped: overlayfs writes there with the mounter's (host root's) ids,
+        // which the mapping lacks. So what the container writes is stored with its host ids, under an upper
+        // root owned by the container's root; commit and export map them back.
+        if let uid = IDMap.hostID(0, in: idMap.uids), let gid = IDMap.hostID(0, in: idMap.gids) { chown(upper, uid, gid) }
+        let staging = bundle + "/idmapped"
+        var attached: [String] = []
+        defer { for path in attached.reversed() { umount2(path, Int32(MNT_DETACH)) } }
+        try sys { () throws(SystemError) in
+            let userNamespace = try IDMappedMount.userNamespace(uids: idMap.uids, gids: idMap.gids)
+            defer { close(userNamespace) }
+            for (index, source) in lowers.enumerated() {
+                let target = staging + "/\(index)"
+                try Files.makeDirectories(target, mode: 0o700)
+                try IDMappedMount.bind(source, on: target, userNamespace: userNamespace)
+                attached.append(target)
+            }
+        }
+        try OverlayMount.mount(lowers: attached, upper: upper, work: work, target: rootfs)
     }
 
     /// The fallback: every layer applied in order onto a plain directory, whiteouts deleting.

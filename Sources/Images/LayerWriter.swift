@@ -8,19 +8,20 @@ import OCISpec
 /// marks deletions its own way (a 0:0 character device, an opaque directory's xattr); the layer carries them
 /// as the image spec's whiteouts (`.wh.NAME`, `.wh..wh..opq`).
 struct LayerWriter {
-    /// Writes the tar of `upper` to `path`.
-    static func write(upper: String, to path: String) throws(ImageError) {
+    /// Writes the tar of `upper` to `path`. With `idMap` (a container in a user namespace, whose upper directory
+    /// holds host ids), the entries carry the ids the container saw.
+    static func write(upper: String, to path: String, idMap: IDMap? = nil) throws(ImageError) {
         guard let archive = archive_write_new() else { throw ImageError("commit", path, "out of memory") }
         defer { archive_write_free(archive) }
         archive_write_set_format_pax_restricted(archive)
         if archive_write_open_filename(archive, path) != ARCHIVE_OK {
             throw ImageError("commit", path, ArchiveError.message(archive))
         }
-        try add(directory: upper, relative: "", to: archive)
+        try add(directory: upper, relative: "", to: archive, idMap: idMap)
         if archive_write_close(archive) != ARCHIVE_OK { throw ImageError("commit", path, ArchiveError.message(archive)) }
     }
 
-    private static func add(directory: String, relative: String, to archive: OpaquePointer) throws(ImageError) {
+    private static func add(directory: String, relative: String, to archive: OpaquePointer, idMap: IDMap?) throws(ImageError) {
         let names: [String]
         let here = relative.isEmpty ? directory : directory + "/" + relative
         do { names = try Files.listDirectory(here).sorted() } catch {
@@ -31,6 +32,10 @@ struct LayerWriter {
             let full = directory + "/" + path
             var st = stat()
             guard lstat(full, &st) == 0 else { continue }
+            if let idMap {
+                st.st_uid = IDMap.containerID(st.st_uid, in: idMap.uids) ?? 65534
+                st.st_gid = IDMap.containerID(st.st_gid, in: idMap.gids) ?? 65534
+            }
             let kind = st.st_mode & S_IFMT
             if kind == S_IFCHR && st.st_rdev == 0 {
                 let parent = (path as NSString).deletingLastPathComponent
@@ -44,7 +49,7 @@ struct LayerWriter {
                 if getxattr(full, "trusted.overlay.opaque", &value, 2) == 1 && value[0] == UInt8(ascii: "y") {
                     try header(archive, name: path + "/.wh..wh..opq", stat: st, type: EntryType.regular, size: 0)
                 }
-                try add(directory: directory, relative: path, to: archive)
+                try add(directory: directory, relative: path, to: archive, idMap: idMap)
             case S_IFLNK:
                 var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
                 let n = readlink(full, &buffer, buffer.count - 1)
@@ -95,12 +100,12 @@ struct LayerWriter {
 extension ImageStore {
     /// A new image: `base`'s layers plus the tar of `upper`, with `execution` as its config and a history entry.
     public func commit(base baseReference: String, upper: String, reference: String?, execution: ImageConfig.Execution?,
-                       comment: String, author: String?, createdBy: String) async throws -> ImageRecord {
+                       comment: String, author: String?, createdBy: String, idMap: IDMap? = nil) async throws -> ImageRecord {
         let parsed = try reference.map { (text) throws(ImageError) in try ImageReference(parsing: text) }
         let base = try resolve(baseReference)
         let tarPath = content.ingestDirectory + "/commit-" + UUID().uuidString
         defer { unlink(tarPath) }
-        try LayerWriter.write(upper: upper, to: tarPath)
+        try LayerWriter.write(upper: upper, to: tarPath, idMap: idMap)
         return try await transaction { transaction in
             let writer = try content.decompressedWriter(of: tarPath, operation: "commit")
             let layer = try writer.commit()

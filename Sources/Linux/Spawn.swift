@@ -134,4 +134,27 @@ extension Spawn {
         Trace.log("posix_spawn(\(path)) = \(pid)")
         return pid
     }
+
+    /// `spawn` as uid/gid 0 of a new user namespace with `map`: the program sees and makes files with the ids a
+    /// container with that mapping has. Missing fds of 0-2 are /dev/null.
+    public static func spawnInUserNamespace(path: String, args: [String], env: [String], files: [Int32: Int32] = [:],
+                                            map: IDMap) throws(SystemError) -> pid_t {
+        var opened: [Int32] = []
+        defer { for fd in opened { close(fd) } }
+        var fds: [Int32] = [0, 1, 2]
+        for target in 0..<3 {
+            if let source = files[Int32(target)] { fds[target] = source; continue }
+            let null = open("/dev/null", target == 0 ? O_RDONLY | O_CLOEXEC : O_WRONLY | O_CLOEXEC)
+            if null < 0 { throw SystemError("open", "/dev/null") }
+            opened.append(null)
+            fds[target] = null
+        }
+        let argv = args.map { strdup($0) } + [nil]
+        let envp = env.map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) }; for p in envp { free(p) } }
+        let pid = berth_spawn_in_userns(path, argv, envp, fds, IDRange.mapText(map.uids), IDRange.mapText(map.gids))
+        if pid < 0 { throw SystemError("starting \(path) in a user namespace", IDRange.mapText(map.uids)) }
+        Trace.log("spawn in user namespace(\(path)) = \(pid)")
+        return pid
+    }
 }

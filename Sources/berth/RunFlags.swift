@@ -62,6 +62,9 @@ struct RunFlags: ParsableArguments {
     @Option(name: .customLong("ipc"), help: "IPC mode to use (private, shareable, host, container:NAME).") var ipc: String?
     @Option(name: .customLong("uts"), help: "UTS namespace to use (host).") var uts: String?
     @Option(name: .customLong("cgroupns"), help: "Cgroup namespace to use (host, private).") var cgroupns: String?
+    @Option(name: .customLong("userns"), help: "User namespace to use (host, auto[:size=N]).") var userns: String?
+    @Option(name: .customLong("uidmap"), help: "UID map of a new user namespace (CONTAINER_ID:HOST_ID:SIZE).") var uidmap: [String] = []
+    @Option(name: .customLong("gidmap"), help: "GID map of a new user namespace (CONTAINER_ID:HOST_ID:SIZE).") var gidmap: [String] = []
     @Option(name: [.customLong("network"), .customLong("net")], help: "Connect a container to a network (none, host, container:NAME).") var network: String = "none"
     @Option(name: .customLong("add-host"), help: "Add a custom host-to-IP mapping (host:ip).") var addHost: [String] = []
 
@@ -220,6 +223,8 @@ struct RunFlags: ParsableArguments {
         host.IpcMode = ipc ?? "private"
         host.UTSMode = uts ?? ""
         host.CgroupnsMode = cgroupns ?? ""
+        host.UsernsMode = userns ?? ""
+        if !uidmap.isEmpty || !gidmap.isEmpty { host.IDMappings = IDMappingsJSON(UidMap: uidmap, GidMap: gidmap) }
         host.NetworkMode = network == "default" ? "none" : network
         if hostname != nil && network == "host" {
             throw EngineError("Conflicting options: hostname and the network mode", "")

@@ -14,6 +14,15 @@ pid_t berth_clone(unsigned long flags);
 // cgroup2 cgroup, so no migration (and no RCU grace period) is needed. -1/ENOSYS on old kernels.
 pid_t berth_clone3(uint64_t flags, int cgroup_fd);
 
+// A user namespace with the given uid_map/gid_map contents ("inside outside count" lines), as an open
+// fd of its nsfs file: what mount_setattr(MOUNT_ATTR_IDMAP) needs to make an idmapped mount. C because
+// it must fork a child in a multi-threaded caller (see cberth_userns.c).
+int berth_userns_fd(const char *uid_map, const char *gid_map);
+// Runs a program as uid/gid 0 of a new user namespace with these mappings (fds: stdin/stdout/stderr, -1 to
+// inherit): how the engine reads and writes a user-namespaced container's files with the ids it sees.
+pid_t berth_spawn_in_userns(const char *path, char *const argv[], char *const envp[], const int fds[3],
+                            const char *uid_map, const char *gid_map);
+
 int berth_unshare(int flags);
 int berth_setns(int fd, int nstype);
 int berth_pivot_root(const char *new_root, const char *put_old);
