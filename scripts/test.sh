@@ -27,8 +27,8 @@ if [ "${BERTH_SKIP_V2:-}" != 1 ]; then
         || { echo "tour on v2: FAILED"; tail -20 /tmp/berth-tour-v2.log; failed=1; }
     # The engine on cgroup v2: the lifecycle, limits, restart and output tests (user-mode Linux only: under
     # qemu TCG they take too long for CI). OOM on v2 is not in this list yet: see docs/engine.md.
-    echo "== cgroup v2 kernel: EngineTests (lifecycle, limits, restart, formats)"
-    BERTH_V2_BACKEND=uml ./scripts/cgroup-v2-run.sh --filter 'runPrintsOutputAndReturnsTheExitCode|detachedContainerStopsWithItsStopSignalAndSaysWhy|limitsAndFlagsReachTheContainer|restartPolicyOnFailureCountsRestarts|psFormatsAndFilters'
+    echo "== cgroup v2 kernel: EngineTests (lifecycle, limits, restart, formats, OOM, stats)"
+    BERTH_V2_BACKEND=uml ./scripts/cgroup-v2-run.sh --filter 'runPrintsOutputAndReturnsTheExitCode|detachedContainerStopsWithItsStopSignalAndSaysWhy|limitsAndFlagsReachTheContainer|restartPolicyOnFailureCountsRestarts|psFormatsAndFilters|oomKillOfPID1IsReported|oomKillOfAChildIsToldApartFromPID1|containerProcessesDoNotInheritTheMonitorsOOMScore|statsAndKernelViewShowUsageAgainstLimits'
     case $? in
         0) ;;
         125) echo "engine on v2: NOT RUN (user-mode Linux cannot run on this machine)" ;;

@@ -54,7 +54,9 @@ struct SpecBuilder {
         }
         process.capabilities = capabilities(host)
         process.noNewPrivileges = host.SecurityOpt.contains { $0 == "no-new-privileges" || $0 == "no-new-privileges:true" || $0 == "no-new-privileges=true" }
-        process.oomScoreAdj = host.OomScoreAdj == 0 ? nil : host.OomScoreAdj
+        // Always written, as docker does: left out, the container would inherit the monitor's -1000, and an
+        // OOM in its cgroup would find no process it may kill (the kernel then loops, the container hangs).
+        process.oomScoreAdj = host.OomScoreAdj
         if !host.GroupAdd.isEmpty {
             var groups = process.user.additionalGids ?? []
             for group in host.GroupAdd {

@@ -61,6 +61,8 @@ final class HealthChecker {
             dup2(pipe.write, 2)
             let null = open("/dev/null", O_RDONLY)
             if null >= 0 { dup2(null, 0) }
+            // The monitor's -1000 must not pass to the check's process inside the container's memory limit.
+            _ = try? Files.write("/proc/self/oom_score_adj", "0")
             Spawn.execWithStrings(path: runtimeBinary, args: args, env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
             _exit(127)
         }

@@ -26,6 +26,18 @@ extension EngineSuite {
             #expect(try berth(["rm", name]).succeeded)
         }
 
+        /// The monitor's own -1000 must reach neither the container nor its health checks: with every process
+        /// of a cgroup at -1000, an OOM finds nothing to kill and the container hangs (seen on cgroup v2).
+        @Test func containerProcessesDoNotInheritTheMonitorsOOMScore() throws {
+            #expect(try berth(["run", "--rm", TestEngine.image, "cat", "/proc/self/oom_score_adj"]).stdout == "0\n")
+            #expect(try berth(["run", "--rm", "--oom-score-adj", "300", TestEngine.image, "cat", "/proc/self/oom_score_adj"]).stdout == "300\n")
+            let name = uniqueName()
+            #expect(try berth(["run", "-d", "--name", name, "--health-cmd", "cat /proc/self/oom_score_adj > /tmp/score",
+                               "--health-interval", "200ms", TestEngine.image, "sleep", "60"]).succeeded)
+            defer { _ = try? berth(["rm", "-f", name]) }
+            #expect(eventually { (try? berth(["exec", name, "cat", "/tmp/score"]).stdout) == "0\n" })
+        }
+
         @Test func limitsAndFlagsReachTheContainer() throws {
             let name = uniqueName()
             let envFile = NSTemporaryDirectory() + "berth-env-\(UUID().uuidString)"
@@ -239,6 +251,26 @@ extension EngineSuite {
             let stats = try berth(["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", name])
             #expect(stats.stdout == "\(name) 1\n", "\(stats.stdout) \(stats.stderr)")
             #expect(try berth(["rm", "-f", name]).succeeded)
+        }
+
+        /// stats and `inspect --kernel` read memory, pids and CPU from the container's cgroups (v1 files here,
+        /// cgroup v2's in the v2 kernel runner).
+        @Test func statsAndKernelViewShowUsageAgainstLimits() throws {
+            let name = uniqueName()
+            #expect(try berth(["run", "-d", "--name", name, "-m", "64m", "--pids-limit", "20", "--cpus", "0.5", TestEngine.image,
+                               "sh", "-c", "sleep 300 & sleep 300"]).succeeded)
+            defer { _ = try? berth(["rm", "-f", name]) }
+            let stats = try berth(["stats", "--no-stream", "--format", "{{.MemUsage}}|{{.PIDs}}|{{.MemPerc}}", name])
+            let fields = stats.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|").map(String.init)
+            #expect(fields.count == 3, "\(stats.stdout) \(stats.stderr)")
+            guard fields.count == 3 else { return }
+            #expect(fields[0].hasSuffix(" / 64MiB") && !fields[0].hasPrefix("0B"), "\(fields[0])")
+            #expect(fields[1] == "2")
+            #expect(fields[2].hasSuffix("%") && fields[2] != "0.00%")
+            let kernel = try berth(["inspect", "--kernel", name]).stdout
+            #expect(kernel.contains(" of 64MiB"), "\(kernel)")
+            #expect(kernel.contains("pids     2 of 20"), "\(kernel)")
+            #expect(kernel.contains("throttled in"), "\(kernel)")
         }
 
         @Test func eventsRecordTheLifecycle() throws {
