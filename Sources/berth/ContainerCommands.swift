@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Images
 import Linux
+import OCISpec
 
 /// The container commands, at the top level and under `berth container …`, as docker has them.
 enum ContainerCommands {
@@ -102,7 +103,7 @@ extension RunFlags {
     func createContainer(engine: Engine, image: String, command: [String], autoRemove: Bool) async throws -> ContainerInfo {
         var request = try self.request(image: image, command: command)
         request.hostConfig.AutoRemove = autoRemove
-        try await ImagePulling.ensure(image, policy: pull, engine: engine, quiet: false)
+        try await ImagePulling.ensure(image, policy: pull, engine: engine, quiet: false, platform: platform)
         let record = try engine.create(request)
         if let cidfile { try Data(record.Id.utf8).write(to: URL(fileURLWithPath: cidfile)) }
         return record
@@ -125,17 +126,42 @@ func waitForMonitor(_ pid: pid_t, engine: Engine, id: String) -> Bool {
 }
 
 enum ImagePulling {
-    /// `--pull missing|always|never`, as docker's run pulls an image it does not have.
-    static func ensure(_ image: String, policy: String, engine: Engine, quiet: Bool) async throws {
-        let have = (try? engine.images.resolve(image)) != nil
-        if policy == "never" || (policy == "missing" && have) { return }
-        if !have { FileHandle.standardError.write(Data("Unable to find image '\(image)' locally\n".utf8)) }
+    /// `--pull missing|always|never`, as docker's run pulls an image it does not have. With `--platform`, a
+    /// local image of another platform counts as missing (docker's rule), and `never` then refuses it.
+    static func ensure(_ image: String, policy: String, engine: Engine, quiet: Bool, platform: String? = nil) async throws {
+        var wanted: Platform?
+        if let platform {
+            guard let parsed = Platform(parsing: platform.lowercased()) else {
+                throw EngineError("invalid platform \"\(platform)\"", "use os/arch[/variant], e.g. linux/amd64")
+            }
+            wanted = parsed
+        }
+        let local = try? engine.images.resolve(image)
+        var mismatch: String?
+        if let local, let wanted {
+            let actual = Platform(architecture: local.config.architecture, os: local.config.os, variant: local.config.variant)
+            let matches = actual.os == wanted.os && actual.architecture == wanted.architecture
+                && (wanted.variant == nil || actual.variant == nil || actual.variant == wanted.variant)
+            if !matches {
+                mismatch = "image with reference \(image) was found but does not match the specified platform: wanted \(wanted.description), actual: \(actual.description)"
+            }
+        }
+        let have = local != nil && mismatch == nil
+        if policy == "never" {
+            if let mismatch { throw EngineError(mismatch, "--pull never") }
+            return
+        }
+        if policy == "missing" && have { return }
+        if local == nil { FileHandle.standardError.write(Data("Unable to find image '\(image)' locally\n".utf8)) }
         do {
             let display = PullProgress(quiet: quiet)
-            let record = try await engine.images.pull(image, options: PullOptions()) { display.handle($0) }
+            var options = PullOptions()
+            options.platform = wanted
+            let record = try await engine.images.pull(image, options: options) { display.handle($0) }
             display.finish(record)
         } catch {
             if have && policy == "always" { throw EngineError("pulling \(image)", "\(error)") }
+            if let mismatch { throw EngineError(mismatch, "and pulling that platform failed: \(error)") }
             throw EngineError("Unable to find image '\(image)'", "\(error)")
         }
     }

@@ -273,6 +273,17 @@ extension EngineSuite {
             #expect(kernel.contains("throttled in"), "\(kernel)")
         }
 
+        @Test func platformIsCheckedAgainstTheLocalImage() throws {
+            #expect(try berth(["run", "--rm", "--platform", "linux/amd64", TestEngine.image, "echo", "ok"]).stdout == "ok\n")
+            let before = try berth(["ps", "-aq"]).stdout
+            let never = try berth(["run", "--rm", "--pull", "never", "--platform", "linux/arm64", TestEngine.image, "true"])
+            #expect(never.status == 125)
+            #expect(never.stderr.contains("does not match the specified platform: wanted linux/arm64, actual: linux/amd64"), "\(never.stderr)")
+            let bad = try berth(["create", "--platform", "banana", TestEngine.image, "true"])
+            #expect(bad.status == 125 && bad.stderr.contains("invalid platform \"banana\""))
+            #expect(try berth(["ps", "-aq"]).stdout == before)
+        }
+
         @Test func eventsRecordTheLifecycle() throws {
             let name = uniqueName()
             let since = String(Int(Date().timeIntervalSince1970) - 1)
