@@ -224,6 +224,59 @@ extension EngineSuite {
             #expect(leftovers(of: id).isEmpty, "\(leftovers(of: id))")
         }
 
+        /// SIGKILL of `run -d` and of `rm -f` at a sweep of moments (before the row, during the snapshot, while the
+        /// monitor starts the container, after): every time `ps -a` still works, `rm -f` then removes what is
+        /// there, and nothing is left that no container owns (mount, cgroup, state directory).
+        @Test func theCLIKilledAtAnyMomentOfRunOrRmLeavesNothingBehind() throws {
+            _ = TestEngine.image
+            func spawnAndKill(_ arguments: [String], afterMicroseconds delay: UInt32) {
+                let words = [berthBinary, "--root", TestEngine.root, "--runroot", TestEngine.runroot] + arguments
+                let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+                defer { for p in argv { free(p) } }
+                var pid: pid_t = 0
+                var actions = posix_spawn_file_actions_t()
+                posix_spawn_file_actions_init(&actions)
+                defer { posix_spawn_file_actions_destroy(&actions) }
+                posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+                posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+                guard posix_spawn(&pid, berthBinary, &actions, nil, argv, environ) == 0 else { return }
+                usleep(delay)
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+            }
+            func orphans() throws -> [String] {
+                let ids = Set(try berth(["ps", "-aq", "--no-trunc"]).stdout.split(separator: "\n").map(String.init))
+                var found: [String] = []
+                let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+                for line in mounts.split(separator: "\n") {
+                    guard let point = line.split(separator: " ").dropFirst(4).first, point.hasPrefix(TestEngine.root + "/containers/") else { continue }
+                    let id = point.dropFirst(TestEngine.root.count + 12).prefix(64)
+                    if !ids.contains(String(id)) { found.append("mount \(point)") }
+                }
+                for directory in [TestEngine.root + "/containers", TestEngine.runroot + "/monitor", "/sys/fs/cgroup/memory/berth", "/sys/fs/cgroup/pids/berth", "/sys/fs/cgroup/berth"] {
+                    for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+                    where entry.count == 64 && !ids.contains(entry) && FileManager.default.fileExists(atPath: directory + "/" + entry) {
+                        found.append(directory + "/" + entry)
+                    }
+                }
+                return found
+            }
+            let before = try orphans()
+            #expect(before.isEmpty, "before: \(before)")
+            for delay: UInt32 in [0, 3_000, 8_000, 15_000, 25_000, 40_000, 60_000, 90_000, 140_000] {
+                let name = uniqueName()
+                spawnAndKill(["run", "-d", "--name", name, TestEngine.image, "sleep", "1000"], afterMicroseconds: delay)
+                let listed = try berth(["ps", "-a", "--format", "{{.Names}} {{.Status}}"])
+                #expect(listed.succeeded, "after killing run at \(delay) µs: \(listed.stderr)")
+                spawnAndKill(["rm", "-f", name], afterMicroseconds: delay / 2)
+                let removed = try berth(["rm", "-f", name])
+                #expect(removed.succeeded || removed.stderr.contains("No such container"), "at \(delay) µs: \(removed.stderr)")
+                let left = try orphans()
+                #expect(left.isEmpty, "after killing run at \(delay) µs: \(left)")
+            }
+        }
+
         @Test func psFormatsAndFilters() throws {
             let name = uniqueName()
             #expect(try berth(["run", "-d", "--name", name, "-l", "tier=web", TestEngine.image, "sleep", "1000"]).succeeded)
