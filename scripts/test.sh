@@ -26,7 +26,7 @@ if [ "${BERTH_SKIP_V2:-}" != 1 ]; then
     ./scripts/cgroup-v2-run.sh -- ./scripts/cgroup-tour.sh > /tmp/berth-tour-v2.log 2>&1 && echo "tour on v2: ok" \
         || { echo "tour on v2: FAILED"; tail -20 /tmp/berth-tour-v2.log; failed=1; }
     # The engine on cgroup v2: the lifecycle, limits, restart and output tests (user-mode Linux only: under
-    # qemu TCG they take too long for CI). OOM on v2 is not in this list yet: see docs/engine.md.
+    # qemu TCG they take too long for CI).
     echo "== cgroup v2 kernel: EngineTests (lifecycle, limits, restart, formats, OOM, stats)"
     BERTH_V2_BACKEND=uml ./scripts/cgroup-v2-run.sh --filter 'runPrintsOutputAndReturnsTheExitCode|detachedContainerStopsWithItsStopSignalAndSaysWhy|limitsAndFlagsReachTheContainer|restartPolicyOnFailureCountsRestarts|psFormatsAndFilters|oomKillOfPID1IsReported|oomKillOfAChildIsToldApartFromPID1|containerProcessesDoNotInheritTheMonitorsOOMScore|statsAndKernelViewShowUsageAgainstLimits'
     case $? in
