@@ -65,7 +65,8 @@ struct RunFlags: ParsableArguments {
     @Option(name: .customLong("userns"), help: "User namespace to use (host, auto[:size=N]).") var userns: String?
     @Option(name: .customLong("uidmap"), help: "UID map of a new user namespace (CONTAINER_ID:HOST_ID:SIZE).") var uidmap: [String] = []
     @Option(name: .customLong("gidmap"), help: "GID map of a new user namespace (CONTAINER_ID:HOST_ID:SIZE).") var gidmap: [String] = []
-    @Option(name: [.customLong("network"), .customLong("net")], help: "Connect a container to a network (bridge, NAME, none, host, container:NAME).") var network: String = "bridge"
+    @Option(name: [.customLong("network"), .customLong("net")], help: "Connect a container to a network (bridge, NAME, none, host, container:NAME; default $BERTH_DEFAULT_NETWORK or bridge).")
+    var network: String = ProcessInfo.processInfo.environment["BERTH_DEFAULT_NETWORK"] ?? "bridge"
     @Option(name: [.customShort("p"), .customLong("publish")], help: "Publish a container's port(s) to the host ([HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]).") var publish: [String] = []
     @Flag(name: [.customShort("P"), .customLong("publish-all")], help: "Publish all exposed ports to random ports.") var publishAll = false
     @Option(name: .customLong("ip"), help: "IPv4 address (e.g., 172.30.100.104).") var ip: String?
