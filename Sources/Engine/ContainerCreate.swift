@@ -207,10 +207,29 @@ extension Engine {
             }
             // docker's rule: the host's resolvers, without loopback ones (unreachable from a network namespace).
             let hostResolv = (try? Files.read("/etc/resolv.conf")) ?? ""
-            resolv = hostResolv.split(separator: "\n").filter { line in
+            var lines = hostResolv.split(separator: "\n").map(String.init).filter { line in
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 return !(fields.first == "nameserver" && fields.count > 1 && (fields[1].hasPrefix("127.") || fields[1] == "::1"))
-            }.joined(separator: "\n") + "\n"
+            }
+            // On a user network the names of its containers come from aardvark-dns on the gateway, which
+            // forwards everything else to the host's resolvers.
+            if let attachment = record.Network?.attachments.first, attachment.network != "bridge" {
+                lines.removeAll { $0.hasPrefix("nameserver") }
+                lines.insert("nameserver \(attachment.gateway)", at: 0)
+            }
+            if let servers = host.Dns, !servers.isEmpty {
+                lines.removeAll { $0.hasPrefix("nameserver") }
+                lines += servers.map { "nameserver \($0)" }
+            }
+            if let search = host.DnsSearch, !search.isEmpty {
+                lines.removeAll { $0.hasPrefix("search") || $0.hasPrefix("domain") }
+                lines.append("search " + search.joined(separator: " "))
+            }
+            if let options = host.DnsOptions, !options.isEmpty {
+                lines.removeAll { $0.hasPrefix("options") }
+                lines.append("options " + options.joined(separator: " "))
+            }
+            resolv = lines.joined(separator: "\n") + "\n"
         }
         for entry in host.ExtraHosts {
             let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)

@@ -150,6 +150,12 @@ public struct HostConfig: Codable, Sendable {
     public var PublishAllPorts: Bool?
     /// `--ip` (docker keeps it in NetworkingConfig; one network per container here).
     public var RequestedIPv4: String?
+    /// `--network-alias`: more names on a user network (docker's EndpointSettings.Aliases).
+    public var NetworkAliases: [String]?
+    /// `--dns`, `--dns-search`, `--dns-option`: the container's resolv.conf instead of the host's.
+    public var Dns: [String]?
+    public var DnsSearch: [String]?
+    public var DnsOptions: [String]?
 
     public init() {
         Binds = []; NetworkMode = "bridge"; RestartPolicy = RestartPolicyJSON(Name: "no", MaximumRetryCount: 0)

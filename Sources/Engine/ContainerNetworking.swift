@@ -67,9 +67,7 @@ extension ContainerInfo {
 }
 
 extension Engine {
-    public var networks: NetworkStore {
-        NetworkStore(configDirectory: ProcessInfo.processInfo.environment["BERTH_CNI_CONFIG_DIR"] ?? NetworkStore.defaultConfigDirectory)
-    }
+    public var networks: NetworkStore { NetworkStore(configDirectory: networkConfigDirectory) }
 
     /// The CNI network of a network mode (nil for none, host and container:NAME).
     func cniNetwork(_ mode: String) throws(EngineError) -> NetworkDefinition? {
@@ -102,7 +100,24 @@ extension Engine {
         }
         try writeEtcFiles(record)
         try metadata.update(record)
+        try refreshNames(network)
         return path
+    }
+
+    var dnsDirectory: String { runroot + "/aardvark-dns" }
+
+    /// The names of `network`'s containers for aardvark-dns, from the database (user networks only: docker's
+    /// default bridge has no names either).
+    func refreshNames(_ network: NetworkDefinition) throws(EngineError) {
+        guard !network.isDefault else { return }
+        let records = try containers(on: network).compactMap { record -> AardvarkDNS.Record? in
+            guard let attachment = record.Network?.attachments.first(where: { $0.network == network.name }) else { return nil }
+            return AardvarkDNS.Record(id: record.Id, address: attachment.address,
+                                      names: [record.Name] + (record.HostConfig.NetworkAliases ?? []) + [String(record.Id.prefix(12))])
+        }
+        do { try AardvarkDNS.update(directory: dnsDirectory, network: network, records: records) } catch {
+            throw EngineError(error.what, error.why)
+        }
     }
 
     /// Every network's DEL (with the cached ADD results), then the namespace file. Repeatable; errors are kept
@@ -110,13 +125,18 @@ extension Engine {
     func tearDownNetwork(_ record: inout ContainerInfo) {
         guard let state = record.Network else { return }
         for attachment in state.attachments {
-            guard let network = try? networks.network(attachment.network) else { continue }
+            guard let network = NetworkAttachment.cachedNetwork(named: attachment.network, containerID: record.Id, ifname: attachment.interface)
+                ?? (try? networks.network(attachment.network)) else { continue }
             do { try NetworkAttachment.detach(network, containerID: record.Id, netns: state.namespacePath, ifname: attachment.interface) } catch {
                 Trace.log("network teardown of \(record.Id): \(error)")
             }
         }
         NetworkNamespaceFile.remove(at: state.namespacePath)
         record.Network = nil
+        try? metadata.update(record)
+        for attachment in state.attachments {
+            if let network = try? networks.network(attachment.network) { try? refreshNames(network) }
+        }
     }
 
     /// `-p`/`-P` with random host ports chosen, each checked free: not published by another running container

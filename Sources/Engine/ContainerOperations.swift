@@ -33,6 +33,10 @@ extension Engine {
             record.Name = name
             try metadata.update(record)
         }
+        // Its name on a user network follows.
+        for attachment in record.Network?.attachments ?? [] {
+            if let network = try? networks.network(attachment.network) { try refreshNames(network) }
+        }
         Events.record(self, type: "container", action: "rename", record: record, extra: ["oldName": "/" + old])
     }
 

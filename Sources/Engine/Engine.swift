@@ -18,6 +18,8 @@ public struct Engine: Sendable {
     public let monitorBinary: String
     /// The command the monitor execs when its container has stopped for good (`berth … container cleanup ID`).
     public let cleanupCommand: [String]
+    /// Where the networks' conflists are (`--network-config-dir`, podman's option; /etc/cni/net.d).
+    public let networkConfigDirectory: String
 
     public init(root: String = "/var/lib/berth", runroot: String = "/run/berth", binaryDirectory: String? = nil,
                 cleanupCommand: [String]? = nil) throws(EngineError) {
@@ -33,7 +35,11 @@ public struct Engine: Sendable {
         let directory = binaryDirectory ?? Engine.ownDirectory()
         runtimeBinary = ProcessInfo.processInfo.environment["BERTH_RUNTIME"] ?? directory + "/berth-runtime"
         monitorBinary = ProcessInfo.processInfo.environment["BERTH_MONITOR"] ?? directory + "/berth-monitor"
-        self.cleanupCommand = cleanupCommand ?? [directory + "/berth", "--root", root, "--runroot", runroot, "container", "cleanup"]
+        networkConfigDirectory = ProcessInfo.processInfo.environment["BERTH_CNI_CONFIG_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "/etc/cni/net.d"
+        // The exit command sees the same networks as this process (the monitor passes on no environment).
+        self.cleanupCommand = cleanupCommand ?? [directory + "/berth", "--root", root, "--runroot", runroot,
+                                                 "--network-config-dir", networkConfigDirectory, "container", "cleanup"]
     }
 
     static func ownDirectory() -> String {

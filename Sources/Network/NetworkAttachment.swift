@@ -100,6 +100,17 @@ public enum NetworkAttachment {
         unlink(path)
     }
 
+    /// The network as it was at ADD, from the conflist libcni's cache keeps: DEL works even when the network's
+    /// file is gone or this process looks in another configuration directory.
+    public static func cachedNetwork(named name: String, containerID: String, ifname: String) -> NetworkDefinition? {
+        let cniName = name == NetworkDefinition.defaultName ? NetworkDefinition.defaultCNIName : name
+        guard let data = FileManager.default.contents(atPath: "\(cacheDirectory)/\(cniName)-\(containerID)-\(ifname)"),
+              let cache = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let encoded = cache["config"] as? String, let config = Data(base64Encoded: encoded),
+              let conflist = (try? JSONSerialization.jsonObject(with: config)) as? [String: Any] else { return nil }
+        return NetworkDefinition(conflist: conflist)
+    }
+
     static func pluginConfig(_ plugin: [String: Any], network: NetworkDefinition, prevResult: [String: Any]?,
                              ports: [PortMapping]) -> [String: Any] {
         var config = plugin

@@ -13,20 +13,21 @@ struct EngineOptions: ParsableArguments {
     func open() throws -> Engine { try Engine(root: root, runroot: runroot) }
 }
 
-/// Options podman takes before the command: `--root`, `--runroot`, `--log-level`, `--debug`.
+/// Options podman takes before the command: `--root`, `--runroot`, `--network-config-dir`, `--log-level`, `--debug`.
 enum GlobalOptions {
     static func extract(from arguments: [String]) -> [String] {
         var rest = arguments
         while let first = rest.first, first.hasPrefix("--") {
             let parts = first.split(separator: "=", maxSplits: 1).map(String.init)
             let name = parts[0]
-            guard ["--root", "--runroot", "--log-level", "--debug"].contains(name) else { break }
+            guard ["--root", "--runroot", "--network-config-dir", "--log-level", "--debug"].contains(name) else { break }
             rest.removeFirst()
             var value = parts.count == 2 ? parts[1] : nil
             if name != "--debug" && value == nil && !rest.isEmpty { value = rest.removeFirst() }
             switch name {
             case "--root": setenv("BERTH_ROOT", value ?? "", 1)
             case "--runroot": setenv("BERTH_RUNROOT", value ?? "", 1)
+            case "--network-config-dir": setenv("BERTH_CNI_CONFIG_DIR", value ?? "", 1)
             case "--log-level": setenv("BERTH_LOG_LEVEL", value ?? "info", 1)
             default: setenv("BERTH_LOG_LEVEL", "debug", 1)
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Engine
+import Network
 import Foundation
 import Linux
 import OCISpec
@@ -71,6 +72,10 @@ struct RunFlags: ParsableArguments {
     @Flag(name: [.customShort("P"), .customLong("publish-all")], help: "Publish all exposed ports to random ports.") var publishAll = false
     @Option(name: .customLong("ip"), help: "IPv4 address (e.g., 172.30.100.104).") var ip: String?
     @Option(name: .customLong("expose"), help: "Expose a port or a range of ports.") var expose: [String] = []
+    @Option(name: .customLong("network-alias"), help: "Add network-scoped alias for the container.") var networkAlias: [String] = []
+    @Option(name: .customLong("dns"), help: "Set custom DNS servers.") var dns: [String] = []
+    @Option(name: .customLong("dns-search"), help: "Set custom DNS search domains.") var dnsSearch: [String] = []
+    @Option(name: .customLong("dns-option"), help: "Set DNS options.") var dnsOption: [String] = []
     @Option(name: .customLong("add-host"), help: "Add a custom host-to-IP mapping (host:ip).") var addHost: [String] = []
 
     func request(image: String, command: [String]) throws -> CreateRequest {
@@ -238,6 +243,13 @@ struct RunFlags: ParsableArguments {
         if !bindings.isEmpty { host.PortBindings = bindings }
         host.PublishAllPorts = publishAll ? true : nil
         host.RequestedIPv4 = ip
+        host.NetworkAliases = networkAlias.isEmpty ? nil : networkAlias
+        for server in dns where Subnet.parse(server) == nil && !server.contains(":") {
+            throw EngineError("\(server) is not an ip address", "--dns takes IP addresses")
+        }
+        host.Dns = dns.isEmpty ? nil : dns
+        host.DnsSearch = dnsSearch.isEmpty ? nil : dnsSearch
+        host.DnsOptions = dnsOption.isEmpty ? nil : dnsOption
         var exposed = config.ExposedPorts ?? [:]
         for spec in expose {
             for entry in try PortSpec.parse(spec) { exposed[entry.key] = EmptyObject() }

@@ -141,6 +141,51 @@ extension EngineSuite {
     }
 }
 
+extension EngineSuite.NetworkTests {
+    /// Containers on one user network find each other by name and alias through aardvark-dns; names follow a
+    /// rename and go when a container stops; --dns/--dns-search write resolv.conf.
+    @Test func containersOnAUserNetworkResolveEachOtherByName() throws {
+        let net = "dns-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(try berth(["network", "create", net]).succeeded)
+        defer { _ = try? berth(["network", "rm", net]) }
+        let server = uniqueName(), client = uniqueName()
+        defer { _ = try? berth(["rm", "-f", server, client]) }
+        #expect(try berth(["run", "-d", "--name", server, "--network", net, "--network-alias", "db", TestEngine.image, "sleep", "300"]).succeeded)
+        #expect(try berth(["run", "-d", "--name", client, "--network", net, TestEngine.image, "sleep", "300"]).succeeded)
+        let address = try inspect(server, "{{.NetworkSettings.IPAddress}}")
+        func lookup(_ name: String) throws -> String {
+            try berth(["exec", client, "nslookup", name]).stdout
+        }
+        let found = try lookup(server)
+        #expect(found.contains("Address: \(address)"), "\(found)")
+        #expect(try lookup("db").contains("Address: \(address)"))
+        #expect(try berth(["exec", client, "ping", "-c1", "-W2", server]).succeeded)
+        let renamed = server + "-new"
+        #expect(try berth(["rename", server, renamed]).succeeded)
+        #expect(try lookup(renamed).contains("Address: \(address)"))
+        #expect(!(try lookup(server).contains("Address: \(address)")))
+        #expect(try berth(["stop", "-t", "0", renamed]).succeeded)
+        #expect(try eventually { !(try lookup("db").contains("Address: \(address)")) })
+        #expect(try berth(["rm", "-f", renamed, client]).succeeded)
+        let custom = try berth(["run", "--rm", "--dns", "192.0.2.53", "--dns-search", "example.test", "--dns-option", "ndots:2",
+                                TestEngine.image, "cat", "/etc/resolv.conf"]).stdout
+        #expect(custom.contains("nameserver 192.0.2.53") && custom.contains("search example.test") && custom.contains("options ndots:2"), "\(custom)")
+        #expect(try berth(["run", "--rm", "--dns", "banana", TestEngine.image, "true"]).status == 125)
+        // The last name gone: the DNS server stops, nothing of it is left.
+        #expect(try berth(["network", "rm", net]).succeeded)
+        #expect(try eventually { AardvarkRunning.none })
+    }
+}
+
+/// Whether the test engine's aardvark-dns runs.
+enum AardvarkRunning {
+    static var none: Bool {
+        let pidFile = TestEngine.runroot + "/aardvark-dns/aardvark.pid"
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return true }
+        return kill(pid, 0) != 0
+    }
+}
+
 /// Dotted-quad helpers for the tests.
 enum Subnet4 {
     static func parse(_ text: String) -> UInt32? {
