@@ -21,7 +21,21 @@ public final class StartedContainer: @unchecked Sendable {
     func next() throws(EngineError) -> (String, Int32) {
         var line: [UInt8] = []
         var byte: UInt8 = 0
+        // The pipe alone cannot tell a dead monitor: the container's init, cloned from it and blocked before
+        // its exec, still holds the write end. So the monitor itself is watched as well.
+        var monitorGone = false
         while true {
+            var poller = pollfd(fd: readyFd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, 100)
+            if ready == 0 {
+                if monitorGone { break }
+                var status: Int32 = 0
+                let reaped = waitpid(monitorPid, &status, WNOHANG)
+                // Reaped now, or not our child (gone already, or started by someone else) and no longer alive.
+                if reaped == monitorPid || (reaped < 0 && Glibc.kill(monitorPid, 0) != 0) { monitorGone = true }
+                continue
+            }
+            if ready < 0 { if errno == EINTR { continue }; break }
             let n = read(readyFd, &byte, 1)
             if n == 1 { if byte == 10 { break }; line.append(byte); continue }
             if n < 0 && errno == EINTR { continue }

@@ -124,6 +124,7 @@ extension Engine {
     /// in the debug trail only, since every cleanup path runs it again.
     func tearDownNetwork(_ record: inout ContainerInfo) {
         guard let state = record.Network else { return }
+        let namespaceLost = !Mounts.isMountPoint(state.namespacePath)
         for attachment in state.attachments {
             guard let network = NetworkAttachment.cachedNetwork(named: attachment.network, containerID: record.Id, ifname: attachment.interface)
                 ?? (try? networks.network(attachment.network)) else { continue }
@@ -131,6 +132,7 @@ extension Engine {
                 Trace.log("network teardown of \(record.Id): \(error)")
             }
         }
+        if namespaceLost { NetworkCleanup.removeNATRules(containerID: record.Id) }
         NetworkNamespaceFile.remove(at: state.namespacePath)
         record.Network = nil
         try? metadata.update(record)

@@ -164,6 +164,23 @@ public enum NetworkCleanup {
         run("/usr/sbin/ip", ["ip", "link", "delete", name])
     }
 
+    /// The NAT rules of a container whose network namespace vanished without a DEL (its runroot wiped): the
+    /// bridge plugin's DEL then returns early, before its ipMasq cleanup (it finds the addresses inside the
+    /// namespace), and the leftover rule keeps the next DEL of that container from deleting its chain. The rules
+    /// carry the container id in their comment; the chains they jump to go with them.
+    public static func removeNATRules(containerID: String) {
+        guard let rules = output("/usr/sbin/iptables-save", ["iptables-save", "-t", "nat"]) else { return }
+        var chains: Set<String> = []
+        for line in rules.split(separator: "\n") where line.hasPrefix("-A ") && line.contains("id: \\\"\(containerID)\\\"") {
+            if let jump = line.range(of: " -j ") { chains.insert(String(line[jump.upperBound...].split(separator: " ").first ?? "")) }
+            run("/bin/sh", ["sh", "-c", "iptables -t nat -D " + line.dropFirst(3)])
+        }
+        for chain in chains where chain.hasPrefix("CNI-") && !["CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-MASQ", "CNI-HOSTPORT-SETMARK"].contains(chain) {
+            run("/usr/sbin/iptables", ["iptables", "-t", "nat", "-F", chain])
+            run("/usr/sbin/iptables", ["iptables", "-t", "nat", "-X", chain])
+        }
+    }
+
     /// The firewall plugin's `ingressPolicy: same-bridge` adds two rules per bridge to the shared
     /// CNI-ISOLATION-STAGE-1/2 chains, and no DEL removes them: they go with the network.
     static func removeIsolationRules(bridge: String) {

@@ -194,14 +194,21 @@ extension EngineSuite {
                 rmdir("\(base)/berth/\(id)")
             }
             _ = try runCommand("/bin/umount", ["-l", "\(TestEngine.root)/containers/\(id)/bundle/rootfs"])
+            // The network namespace goes with the reboot (its veth with it); leases, cached results and the
+            // rules of the old instance are still on disk and must be released by the next start.
+            _ = try runCommand("/bin/umount", ["-l", "\(TestEngine.runroot)/netns/\(id)"])
+            try? FileManager.default.removeItem(atPath: "\(TestEngine.runroot)/netns/\(id)")
             #expect(try inspect(name, "{{.State.Status}}") == "exited")
             #expect(try inspect(name, "{{.State.Reason}}").contains("runtime state is gone"))
             let booted = try berth(["system", "boot"])
             #expect(booted.stdout.contains(name), "\(booted.stderr)")
             #expect(try inspect(name, "{{.State.Status}}") == "running")
             #expect(try berth(["exec", name, "true"]).succeeded)
+            #expect(try berth(["exec", name, "ping", "-c1", "-W2", "10.77.0.1"]).succeeded)
             #expect(try berth(["rm", "-f", name]).succeeded)
             #expect(leftovers(of: id).isEmpty, "\(leftovers(of: id))")
+            let network = try EngineSuite.NetworkTests.networkLeftovers(of: id)
+            #expect(network.isEmpty, "\(network)")
         }
 
         @Test func aKilledCLILeavesAStateThatRmForceCleans() throws {
