@@ -11,7 +11,7 @@ public struct CgroupV1Manager: CgroupManager {
     }
 
     public let path: String
-    /// v1 hierarchies with subsystems, then the unified tree (hybrid) if mounted.
+    /// v1 hierarchies with subsystems and name=systemd, then the unified tree (hybrid) if mounted.
     public let placements: [Placement]
 
     public init(path: String) throws(CgroupError) {
@@ -21,13 +21,15 @@ public struct CgroupV1Manager: CgroupManager {
     init(path: String, mounts: [CgroupMount], own: [Membership]) throws(CgroupError) {
         self.path = path
         var out: [Placement] = []
-        for mount in mounts where mount.version == 1 && !mount.subsystems.isEmpty {
+        // name=systemd carries no controller, but runc puts every container (and exec) there too, and
+        // systemd and tools read a process's unit from it.
+        for mount in mounts where mount.version == 1 && (!mount.subsystems.isEmpty || mount.name == "systemd") {
             out.append(Placement(mount: mount, directory: try Cgroups.resolve(path, in: mount, own: own)))
         }
         if let unified = mounts.first(where: { $0.version == 2 }) {
             out.append(Placement(mount: unified, directory: try Cgroups.resolve(path, in: unified, own: own)))
         }
-        guard out.contains(where: { $0.mount.version == 1 }) else {
+        guard out.contains(where: { $0.mount.version == 1 && !$0.mount.subsystems.isEmpty }) else {
             throw CgroupError("find cgroup v1 hierarchies", path: "/proc/self/mountinfo", reason: "none is mounted")
         }
         placements = out
@@ -185,6 +187,8 @@ public struct CgroupV1Manager: CgroupManager {
 
     public func apply(_ r: Resources) throws(CgroupError) {
         try ResourceValidation.validate(r)
+        // Worked out before any write: a rule v1 cannot express must leave the group as it was.
+        let devices = try r.devices.flatMap { rules throws(CgroupError) in rules.isEmpty ? nil : try DeviceState.target(rules) }
         if let m = r.memory { try applyMemory(m) }
         if let c = r.cpu { try applyCPU(c) }
         if let p = r.pids {
@@ -205,12 +209,7 @@ public struct CgroupV1Manager: CgroupManager {
                                      "\(p.name) \(p.priority)")
             }
         }
-        if let devices = r.devices, !devices.isEmpty {
-            let dir = try require("devices", for: "device rules")
-            for rule in devices {
-                try CgroupFile.write(dir, rule.allow ? "devices.allow" : "devices.deny", Cgroups.deviceRuleLine(rule))
-            }
-        }
+        if let devices { try applyDevices(devices) }
         if let rdma = r.rdma, !rdma.isEmpty {
             let dir = try require("rdma", for: "rdma limits")
             for (device, limit) in rdma.sorted(by: { $0.key < $1.key }) {
@@ -244,7 +243,10 @@ public struct CgroupV1Manager: CgroupManager {
         // memory.limit_in_bytes must stay ≤ memory.memsw.limit_in_bytes at every step: raise memsw
         // first when growing, lower the limit first when shrinking.
         let limitValue = m.limit.map { $0 == -1 ? "-1" : String($0) }
-        let swapValue: String? = (hasMemsw ? m.swap : nil).flatMap { $0 == 0 ? nil : ($0 == -1 ? "-1" : String($0)) }
+        // An unlimited memory with swap left out means unlimited swap too (as runc): else memsw would
+        // stay below the limit and the kernel refuses the write.
+        let swap = m.limit == -1 && (m.swap ?? 0) == 0 ? -1 : m.swap
+        let swapValue: String? = (hasMemsw ? swap : nil).flatMap { $0 == 0 ? nil : ($0 == -1 ? "-1" : String($0)) }
         if let swapValue {
             let current = (try? CgroupFile.readNumber(dir, "memory.memsw.limit_in_bytes")).flatMap { $0 } ?? UInt64.max
             let target = swapValue == "-1" ? UInt64.max : UInt64(swapValue) ?? 0

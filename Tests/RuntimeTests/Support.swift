@@ -153,7 +153,7 @@ final class Bundle {
         if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") {
             return ["/sys/fs/cgroup" + path]
         }
-        return ["memory", "pids", "cpu", "freezer", "devices", "cpuset", "blkio"].map { "/sys/fs/cgroup/\($0)" + path }
+        return ["memory", "pids", "cpu", "freezer", "devices", "cpuset", "blkio", "systemd", "unified"].map { "/sys/fs/cgroup/\($0)" + path }
     }
 
     func leftovers() -> [String] {
