@@ -59,8 +59,9 @@ func runCommand(_ path: String, _ arguments: [String], input: String? = nil, tim
 /// A busybox rootfs made once per test process from Debian's busybox-static.
 let sharedRootfs: String = {
     let dir = NSTemporaryDirectory() + "berth-rootfs-\(getpid())"
-    let result = try? runCommand("/bin/sh", [packageRoot + "/scripts/make-busybox-rootfs.sh", dir])
-    precondition(result?.succeeded == true, "making the busybox rootfs failed: \(result?.stderr ?? "")")
+    // Generous: under qemu TCG (the cgroup v2 runner) the few hundred symlinks take minutes.
+    let result = try? runCommand("/bin/sh", [packageRoot + "/scripts/make-busybox-rootfs.sh", dir], timeout: 900)
+    precondition(result?.succeeded == true, "making the busybox rootfs failed (\(result.map { "status \($0.status)" } ?? "not run")): \(result?.stderr ?? "")")
     return dir
 }()
 
