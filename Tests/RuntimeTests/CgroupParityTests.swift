@@ -17,7 +17,7 @@ private func memberships(_ pid: Int32) -> [(String, String)] {
 /// The host directories of the container's cgroup, one per hierarchy that has it (v1 hierarchies,
 /// name=systemd and the unified tree on a hybrid host; the one directory on v2).
 private func containerCgroupDirectories(_ path: String) -> [String] {
-    if unifiedHost { return ["/sys/fs/cgroup" + path] }
+    if unifiedHost { return FileManager.default.fileExists(atPath: "/sys/fs/cgroup" + path) ? ["/sys/fs/cgroup" + path] : [] }
     let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
     var out: [String] = []
     for line in mounts.split(separator: "\n") {
@@ -368,6 +368,11 @@ struct CgroupParityTests {
         #expect(Set(data.keys).isSuperset(of: ["cpu", "memory", "pids", "blkio"]), "\(data.keys)")
         #expect(((data["pids"] as? [String: Any])?["limit"] as? Int) == 50)
         #expect((((data["memory"] as? [String: Any])?["usage"] as? [String: Any])?["limit"] as? Int) == 64 << 20)
+        // --interval takes Go durations, and refuses others in the flag package's words
+        #expect(try bundle.runtime(["events", "--interval", "1m30.5s", "--stats", bundle.id]).succeeded)
+        let bad = try bundle.runtime(["events", "--interval", "5 s", bundle.id])
+        #expect(bad.status == 1)
+        #expect(errorLine(bad).hasSuffix("invalid value \"5 s\" for flag -interval: parse error"), "\(errorLine(bad))")
     }
 
     /// An OOM kill inside the container is reported at once, not at the next stats tick (an hour away).
