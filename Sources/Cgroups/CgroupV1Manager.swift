@@ -252,13 +252,13 @@ public struct CgroupV1Manager: CgroupManager {
             let target = swapValue == "-1" ? UInt64.max : UInt64(swapValue) ?? 0
             if target >= current {
                 try CgroupFile.write(dir, "memory.memsw.limit_in_bytes", swapValue)
-                if let limitValue { try CgroupFile.write(dir, "memory.limit_in_bytes", limitValue) }
+                if let limitValue { try writeMemoryLimit(dir, limitValue) }
             } else {
-                if let limitValue { try CgroupFile.write(dir, "memory.limit_in_bytes", limitValue) }
+                if let limitValue { try writeMemoryLimit(dir, limitValue) }
                 try CgroupFile.write(dir, "memory.memsw.limit_in_bytes", swapValue)
             }
         } else if let limitValue {
-            try CgroupFile.write(dir, "memory.limit_in_bytes", limitValue)
+            try writeMemoryLimit(dir, limitValue)
         }
         if let r = m.reservation { try CgroupFile.write(dir, "memory.soft_limit_in_bytes", String(r)) }
         // Hierarchical accounting is always on in kernels ≥ 5.x (the file only accepts 1); older ones take 0 too.
@@ -270,6 +270,21 @@ public struct CgroupV1Manager: CgroupManager {
         if let k = m.kernelTCP, k != 0 { try CgroupFile.write(dir, "memory.kmem.tcp.limit_in_bytes", String(k)) }
     }
 
+    /// The kernel answers EBUSY when the group already uses more than the new limit and cannot reclaim
+    /// it; said in runc's words, with the numbers.
+    func writeMemoryLimit(_ dir: String, _ value: String) throws(CgroupError) {
+        do { try Files.write(CgroupFile.path(dir, "memory.limit_in_bytes"), value) } catch {
+            guard error.errno == EBUSY else {
+                throw CgroupError("write \"\(value)\" to", path: CgroupFile.path(dir, "memory.limit_in_bytes"),
+                                  reason: CgroupFile.explain(error.errno, file: "memory.limit_in_bytes"))
+            }
+            let usage = CgroupFile.number(dir, "memory.usage_in_bytes")
+            let peak = CgroupFile.number(dir, "memory.max_usage_in_bytes")
+            throw CgroupError("unable to set memory limit to \(value) (current usage: \(usage), peak usage: \(peak))",
+                              path: "", reason: "")
+        }
+    }
+
     func applyCPU(_ c: Resources.CPU) throws(CgroupError) {
         if c.shares != nil || c.quota != nil || c.period != nil || c.burst != nil || c.idle != nil
             || c.realtimeRuntime != nil || c.realtimePeriod != nil {
@@ -277,9 +292,10 @@ public struct CgroupV1Manager: CgroupManager {
             if let s = c.shares, s != 0 {
                 try CgroupFile.write(dir, "cpu.shares", String(s))
                 let got = CgroupFile.number(dir, "cpu.shares")
+                // The kernel clamps instead of refusing; runc's words for it.
                 if got != s {
-                    throw CgroupError("set cpu.shares", path: CgroupFile.path(dir, "cpu.shares"),
-                                      reason: "asked for \(s), the kernel clamped it to \(got) (range 2-262144)")
+                    throw CgroupError(got > s ? "the minimum allowed cpu-shares is \(got)" : "the maximum allowed cpu-shares is \(got)",
+                                      path: "", reason: "")
                 }
             }
             if let p = c.period, p != 0 {

@@ -244,6 +244,14 @@ struct CgroupParityTests {
             #expect(errorLine(result).hasSuffix(message), "\(flags): \(errorLine(result))")
         }
         #expect(value("pids", "pids.max", "pids.max") == "55")
+        if !unifiedHost {
+            // what the kernel refuses or clamps, in runc's words
+            let small = try bundle.runtime(["update", "--memory", "4k", bundle.id])
+            #expect(small.status == 1)
+            #expect(errorLine(small).contains("unable to set memory limit to 4096 (current usage: "), "\(errorLine(small))")
+            let shares = try bundle.runtime(["update", "--cpu-share", "1", bundle.id])
+            #expect(errorLine(shares).hasSuffix("the minimum allowed cpu-shares is 2"), "\(errorLine(shares))")
+        }
         // a value the kernel refuses rolls the earlier ones back
         let refused = try bundle.runtime(["update", "--pids-limit", "21", "--cpuset-cpus", "4095", bundle.id])
         #expect(refused.status == 1)
@@ -288,6 +296,13 @@ struct CgroupParityTests {
             let theirs = try runCommand(runc, ["--root", runcRoot, "update"] + flags + [runcID])
             #expect(ours.status == theirs.status, "\(flags): \(ours.stderr) / \(theirs.stderr)")
             #expect(snapshot("berth") == snapshot("runc"), "after update \(flags)")
+        }
+        // Refused by the kernel: both fail. runc's own rollback re-applies the new values (its config copy
+        // shares the cgroup settings) and so keeps what was written; berth puts the old values back.
+        for flags in [["--memory", "4k"], ["--cpu-share", "1"], ["--cpuset-cpus", "4095"]] {
+            let ours = try bundle.runtime(["update"] + flags + [bundle.id])
+            let theirs = try runCommand(runc, ["--root", runcRoot, "update"] + flags + [runcID])
+            #expect(ours.status == 1 && theirs.status == 1, "\(flags): \(ours.stderr) / \(theirs.stderr)")
         }
     }
 
