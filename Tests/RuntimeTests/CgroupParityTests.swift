@@ -269,7 +269,11 @@ struct CgroupParityTests {
         defer { bundle.destroy() }
         let runcRoot = bundle.directory + "/runc-root"
         let runcID = "runc-" + bundle.id
-        defer { _ = try? runCommand(runc, ["--root", runcRoot, "delete", "-f", runcID]) }
+        defer {
+            _ = try? runCommand(runc, ["--root", runcRoot, "delete", "-f", runcID])
+            // Whatever runc left (a create that failed half-way), so no test cgroup outlives the test.
+            for dir in containerCgroupDirectories("/runc-parity-\(bundle.id)") { rmdir(dir) }
+        }
         bundle.spec.linux?.cgroupsPath = "/berth-parity-\(bundle.id)"
         try #require(try bundle.create().succeeded)
         bundle.spec.linux?.cgroupsPath = "/runc-parity-\(bundle.id)"
