@@ -128,6 +128,31 @@ struct CgroupParityTests {
         #expect(containerCgroupDirectories(base).isEmpty, "\(containerCgroupDirectories(base))")
     }
 
+    /// v2: once the container has moved its init into a sub-cgroup and delegated controllers (what
+    /// systemd inside a container does), its own cgroup refuses processes (EBUSY); exec then joins the
+    /// init's cgroup, as runc does, and delete --force still removes everything.
+    @Test func execJoinsTheInitsCgroupWhenTheContainersOwnRefuses() throws {
+        guard unifiedHost else { return }
+        let bundle = try Bundle(args: ["sleep", "100"])
+        defer { bundle.destroy() }
+        #expect(try bundle.create().succeeded)
+        #expect(try bundle.runtime(["start", bundle.id]).succeeded)
+        let dir = "/sys/fs/cgroup" + cgroupPath(bundle)
+        let initPid = try #require(try bundle.state()).pid
+        try FileManager.default.createDirectory(atPath: dir + "/init", withIntermediateDirectories: true)
+        try "\(initPid)".write(toFile: dir + "/init/cgroup.procs", atomically: false, encoding: .utf8)
+        try "+pids".write(toFile: dir + "/cgroup.subtree_control", atomically: false, encoding: .utf8)
+        let (result, pid) = try execDetached(bundle, [], ["sleep", "100"])
+        try #require(result.succeeded, "\(result.stderr)")
+        #expect(memberships(try #require(pid)).first?.1 == cgroupPath(bundle) + "/init")
+        // an explicit sub-cgroup gets no such fallback: the error is the kernel's
+        let refused = try bundle.runtime(["exec", "--cgroup", "/", bundle.id, "true"])
+        #expect(refused.status == 255)
+        #expect(errorLine(refused).contains("device or resource busy"), "\(errorLine(refused))")
+        #expect(try bundle.runtime(["delete", "--force", bundle.id]).succeeded)
+        #expect(!FileManager.default.fileExists(atPath: dir))
+    }
+
     @Test func unifiedResourcesOnACgroupV1HostAreRefusedAsRuncDoes() throws {
         let bundle = try Bundle(args: ["sleep", "100"])
         defer { bundle.destroy() }
