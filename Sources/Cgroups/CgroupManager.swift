@@ -18,7 +18,9 @@ public struct CgroupError: Error, CustomStringConvertible, Sendable {
     public init(_ operation: String, path: String, reason: String) {
         self.operation = operation; self.path = path; self.reason = reason
     }
-    public var description: String { path.isEmpty ? "\(operation): \(reason)" : "\(operation) \(path): \(reason)" }
+    public var description: String {
+        reason.isEmpty ? operation : path.isEmpty ? "\(operation): \(reason)" : "\(operation) \(path): \(reason)"
+    }
 }
 
 /// One container's (or any group of tasks') cgroup, across every hierarchy it lives in.

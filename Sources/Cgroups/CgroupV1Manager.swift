@@ -11,7 +11,7 @@ public struct CgroupV1Manager: CgroupManager {
     }
 
     public let path: String
-    /// v1 hierarchies with subsystems, then the unified tree (hybrid) if mounted.
+    /// v1 hierarchies with subsystems and name=systemd, then the unified tree (hybrid) if mounted.
     public let placements: [Placement]
 
     public init(path: String) throws(CgroupError) {
@@ -21,13 +21,15 @@ public struct CgroupV1Manager: CgroupManager {
     init(path: String, mounts: [CgroupMount], own: [Membership]) throws(CgroupError) {
         self.path = path
         var out: [Placement] = []
-        for mount in mounts where mount.version == 1 && !mount.subsystems.isEmpty {
+        // name=systemd carries no controller, but runc puts every container (and exec) there too, and
+        // systemd and tools read a process's unit from it.
+        for mount in mounts where mount.version == 1 && (!mount.subsystems.isEmpty || mount.name == "systemd") {
             out.append(Placement(mount: mount, directory: try Cgroups.resolve(path, in: mount, own: own)))
         }
         if let unified = mounts.first(where: { $0.version == 2 }) {
             out.append(Placement(mount: unified, directory: try Cgroups.resolve(path, in: unified, own: own)))
         }
-        guard out.contains(where: { $0.mount.version == 1 }) else {
+        guard out.contains(where: { $0.mount.version == 1 && !$0.mount.subsystems.isEmpty }) else {
             throw CgroupError("find cgroup v1 hierarchies", path: "/proc/self/mountinfo", reason: "none is mounted")
         }
         placements = out
@@ -185,6 +187,8 @@ public struct CgroupV1Manager: CgroupManager {
 
     public func apply(_ r: Resources) throws(CgroupError) {
         try ResourceValidation.validate(r)
+        // Worked out before any write: a rule v1 cannot express must leave the group as it was.
+        let devices = try r.devices.flatMap { rules throws(CgroupError) in rules.isEmpty ? nil : try DeviceState.target(rules) }
         if let m = r.memory { try applyMemory(m) }
         if let c = r.cpu { try applyCPU(c) }
         if let p = r.pids {
@@ -205,12 +209,7 @@ public struct CgroupV1Manager: CgroupManager {
                                      "\(p.name) \(p.priority)")
             }
         }
-        if let devices = r.devices, !devices.isEmpty {
-            let dir = try require("devices", for: "device rules")
-            for rule in devices {
-                try CgroupFile.write(dir, rule.allow ? "devices.allow" : "devices.deny", Cgroups.deviceRuleLine(rule))
-            }
-        }
+        if let devices { try applyDevices(devices) }
         if let rdma = r.rdma, !rdma.isEmpty {
             let dir = try require("rdma", for: "rdma limits")
             for (device, limit) in rdma.sorted(by: { $0.key < $1.key }) {
@@ -244,19 +243,22 @@ public struct CgroupV1Manager: CgroupManager {
         // memory.limit_in_bytes must stay ≤ memory.memsw.limit_in_bytes at every step: raise memsw
         // first when growing, lower the limit first when shrinking.
         let limitValue = m.limit.map { $0 == -1 ? "-1" : String($0) }
-        let swapValue: String? = (hasMemsw ? m.swap : nil).flatMap { $0 == 0 ? nil : ($0 == -1 ? "-1" : String($0)) }
+        // An unlimited memory with swap left out means unlimited swap too (as runc): else memsw would
+        // stay below the limit and the kernel refuses the write.
+        let swap = m.limit == -1 && (m.swap ?? 0) == 0 ? -1 : m.swap
+        let swapValue: String? = (hasMemsw ? swap : nil).flatMap { $0 == 0 ? nil : ($0 == -1 ? "-1" : String($0)) }
         if let swapValue {
             let current = (try? CgroupFile.readNumber(dir, "memory.memsw.limit_in_bytes")).flatMap { $0 } ?? UInt64.max
             let target = swapValue == "-1" ? UInt64.max : UInt64(swapValue) ?? 0
             if target >= current {
                 try CgroupFile.write(dir, "memory.memsw.limit_in_bytes", swapValue)
-                if let limitValue { try CgroupFile.write(dir, "memory.limit_in_bytes", limitValue) }
+                if let limitValue { try writeMemoryLimit(dir, limitValue) }
             } else {
-                if let limitValue { try CgroupFile.write(dir, "memory.limit_in_bytes", limitValue) }
+                if let limitValue { try writeMemoryLimit(dir, limitValue) }
                 try CgroupFile.write(dir, "memory.memsw.limit_in_bytes", swapValue)
             }
         } else if let limitValue {
-            try CgroupFile.write(dir, "memory.limit_in_bytes", limitValue)
+            try writeMemoryLimit(dir, limitValue)
         }
         if let r = m.reservation { try CgroupFile.write(dir, "memory.soft_limit_in_bytes", String(r)) }
         // Hierarchical accounting is always on in kernels ≥ 5.x (the file only accepts 1); older ones take 0 too.
@@ -268,6 +270,21 @@ public struct CgroupV1Manager: CgroupManager {
         if let k = m.kernelTCP, k != 0 { try CgroupFile.write(dir, "memory.kmem.tcp.limit_in_bytes", String(k)) }
     }
 
+    /// The kernel answers EBUSY when the group already uses more than the new limit and cannot reclaim
+    /// it; said in runc's words, with the numbers.
+    func writeMemoryLimit(_ dir: String, _ value: String) throws(CgroupError) {
+        do { try Files.write(CgroupFile.path(dir, "memory.limit_in_bytes"), value) } catch {
+            guard error.errno == EBUSY else {
+                throw CgroupError("write \"\(value)\" to", path: CgroupFile.path(dir, "memory.limit_in_bytes"),
+                                  reason: CgroupFile.explain(error.errno, file: "memory.limit_in_bytes"))
+            }
+            let usage = CgroupFile.number(dir, "memory.usage_in_bytes")
+            let peak = CgroupFile.number(dir, "memory.max_usage_in_bytes")
+            throw CgroupError("unable to set memory limit to \(value) (current usage: \(usage), peak usage: \(peak))",
+                              path: "", reason: "")
+        }
+    }
+
     func applyCPU(_ c: Resources.CPU) throws(CgroupError) {
         if c.shares != nil || c.quota != nil || c.period != nil || c.burst != nil || c.idle != nil
             || c.realtimeRuntime != nil || c.realtimePeriod != nil {
@@ -275,9 +292,10 @@ public struct CgroupV1Manager: CgroupManager {
             if let s = c.shares, s != 0 {
                 try CgroupFile.write(dir, "cpu.shares", String(s))
                 let got = CgroupFile.number(dir, "cpu.shares")
+                // The kernel clamps instead of refusing; runc's words for it.
                 if got != s {
-                    throw CgroupError("set cpu.shares", path: CgroupFile.path(dir, "cpu.shares"),
-                                      reason: "asked for \(s), the kernel clamped it to \(got) (range 2-262144)")
+                    throw CgroupError(got > s ? "the minimum allowed cpu-shares is \(got)" : "the maximum allowed cpu-shares is \(got)",
+                                      path: "", reason: "")
                 }
             }
             if let p = c.period, p != 0 {

@@ -22,23 +22,22 @@ enum DeviceRules {
         .init(allow: true, type: "c", major: 1, minor: 8, access: "rwm"),
         .init(allow: true, type: "c", major: 1, minor: 9, access: "rwm"),
         .init(allow: true, type: "c", major: 5, minor: 0, access: "rwm"),
-        .init(allow: true, type: "c", major: 5, minor: 1, access: "rwm"),
         .init(allow: true, type: "c", major: 5, minor: 2, access: "rwm"),
         .init(allow: true, type: "c", major: 136, minor: nil, access: "rwm"),
         .init(allow: true, type: "c", major: 10, minor: 200, access: "rwm"),
     ]
 
-    /// `linux.resources` with the device list completed.
+    /// `linux.resources` with the device list completed. /dev/console (c 5:1) is not among them, as in
+    /// runc 1.1: a container's console is a pty, whose own numbers (136:*) are allowed.
     static func effectiveResources(_ spec: Spec) -> Resources {
         var resources = spec.linux?.resources ?? Resources()
         var rules = resources.devices ?? []
         for device in spec.linux?.devices ?? [] where device.type == "c" || device.type == "b" {
             rules.append(.init(allow: true, type: device.type, major: device.major, minor: device.minor, access: "rwm"))
         }
-        if resources.devices != nil {
-            rules += alwaysAllowed
-        }
-        resources.devices = rules.isEmpty ? nil : rules
+        // Always, as runc: the rules are applied to a deny-all group (v1 and v2 alike), so a config
+        // without rules still gets the devices every container needs, and no others.
+        resources.devices = rules + alwaysAllowed
         return resources
     }
 }

@@ -12,6 +12,8 @@ public struct ExecOptions: Sendable {
     public var consoleSocket: String?
     public var preserveFds: Int32 = 0
     public var ignorePaused = false
+    /// `--cgroup` arguments (runc's grammar: `PATH`, or `CONTROLLER[,CONTROLLER]:PATH` each).
+    public var cgroups: [String] = []
     public init(process: Spec.Process) { self.process = process }
 }
 
@@ -53,6 +55,7 @@ extension Runtime {
             namespaceFds.append((kind, fd))
         }
         let manager = try step("cgroup \(record.cgroupPath)") { try Cgroups.manager(path: record.cgroupPath) }
+        let cgroup = try ExecCgroup(manager: manager, sub: try ExecCgroup.parse(options.cgroups))
         // In the foreground, signals are ours from before the fork (passed on once it runs, as runc).
         let signals = options.detach ? nil : try ForegroundSignals()
         let (parentEnd, childEnd) = try step("creating sync socket") { try FileDescriptors.socketPair() }
@@ -81,7 +84,7 @@ extension Runtime {
         if child < 0 { throw RuntimeError("fork", SystemError.message(errno)) }
         let sync = SyncChannel(fd: parentEnd)
         do {
-            try step("adding process to cgroup \(record.cgroupPath)") { try manager.addProcess(child) }
+            try cgroup.join(child, initPid: initPid)
             try step("starting exec process") { try sync.send(SyncMessage.go) }
             let message = try step("waiting for exec process") { try sync.receive() }
             guard let message else { throw RuntimeError("exec process", "exited during set-up") }

@@ -151,16 +151,40 @@ extension Runtime {
         return try step("listing processes of \(id)") { try Cgroups.manager(path: record.cgroupPath).processes() }
     }
 
-    /// `update`: applies new limits and remembers them for later `state`/`update` calls.
+    /// `update`: applies new limits and remembers them for later `state`/`update` calls. As runc, a zero
+    /// (or empty) value leaves the setting as it is, and a failed update puts the old values back.
+    /// Device rules, which runc 1.1.5 ignores here, are applied too: the config's rules are replaced
+    /// (linux.devices and the always-allowed ones stay), with the minimal transition on v1.
     public func update(id: String, resources: Resources) throws(RuntimeError) {
         let record = try store.load(id)
         let status = record.status(in: store)
         if status == .stopped { throw RuntimeError(RuntimeError.notRunning, "") }
         var spec = try store.loadConfig(id)
-        try ResourceValidation.validate(resources, field: "resources")
-        var merged = spec.linux?.resources ?? Resources()
-        merged.merge(resources)
-        try step("updating cgroup \(record.cgroupPath)") { try Cgroups.manager(path: record.cgroupPath).apply(resources) }
+        let update = resources.droppingUnchanged()
+        try ResourceValidation.validate(update, field: "resources")
+        let manager = try step("cgroup \(record.cgroupPath)") { try Cgroups.manager(path: record.cgroupPath) }
+        if !(manager is CgroupV2Manager), !(update.unified ?? [:]).isEmpty {
+            throw RuntimeError(RuntimeError.unifiedOnV1, "")
+        }
+        let old = spec.linux?.resources ?? Resources()
+        var merged = old
+        merged.merge(update)
+        var applied = update
+        if update.devices != nil {
+            var next = spec
+            next.linux?.resources = merged
+            applied.devices = DeviceRules.effectiveResources(next).devices
+        }
+        do {
+            try step("updating cgroup \(record.cgroupPath)") { try manager.apply(applied) }
+        } catch {
+            var back = old
+            back.devices = update.devices == nil ? nil : DeviceRules.effectiveResources(spec).devices
+            do { try manager.apply(back) } catch let rollback {
+                warn("Setting back cgroup configs failed due to error: \(rollback), your state.json and actual configs might be inconsistent.")
+            }
+            throw error
+        }
         if spec.linux == nil { spec.linux = Spec.Linux() }
         spec.linux?.resources = merged
         try store.saveConfig(spec, of: id)
@@ -186,6 +210,7 @@ extension Resources {
             memory.reservation = value.reservation ?? memory.reservation
             memory.swap = value.swap ?? memory.swap
             memory.swappiness = value.swappiness ?? memory.swappiness
+            memory.disableOOMKiller = value.disableOOMKiller ?? memory.disableOOMKiller
             self.memory = memory
         }
         if let value = other.cpu {
@@ -201,8 +226,48 @@ extension Resources {
             self.cpu = cpu
         }
         if let value = other.pids { pids = value }
-        if let value = other.blockIO { blockIO = value }
+        if let value = other.blockIO {
+            var blockIO = self.blockIO ?? BlockIO()
+            blockIO.weight = value.weight ?? blockIO.weight
+            blockIO.leafWeight = value.leafWeight ?? blockIO.leafWeight
+            blockIO.weightDevice = value.weightDevice ?? blockIO.weightDevice
+            blockIO.throttleReadBpsDevice = value.throttleReadBpsDevice ?? blockIO.throttleReadBpsDevice
+            blockIO.throttleWriteBpsDevice = value.throttleWriteBpsDevice ?? blockIO.throttleWriteBpsDevice
+            blockIO.throttleReadIOPSDevice = value.throttleReadIOPSDevice ?? blockIO.throttleReadIOPSDevice
+            blockIO.throttleWriteIOPSDevice = value.throttleWriteIOPSDevice ?? blockIO.throttleWriteIOPSDevice
+            self.blockIO = blockIO
+        }
+        if let value = other.devices { devices = value }
         if let value = other.hugepageLimits { hugepageLimits = value }
         if let value = other.unified { unified = (unified ?? [:]).merging(value) { $1 } }
+    }
+}
+
+extension Resources {
+    /// runc's `update` reads a zero or an empty string as "leave it as it is".
+    func droppingUnchanged() -> Resources {
+        var r = self
+        if var m = r.memory {
+            if m.limit == 0 { m.limit = nil }
+            if m.reservation == 0 { m.reservation = nil }
+            if m.swap == 0 { m.swap = nil }
+            if m.kernel == 0 { m.kernel = nil }
+            if m.kernelTCP == 0 { m.kernelTCP = nil }
+            r.memory = m == Memory() ? nil : m
+        }
+        if var c = r.cpu {
+            if c.shares == 0 { c.shares = nil }
+            if c.quota == 0 { c.quota = nil }
+            if c.period == 0 { c.period = nil }
+            if c.realtimeRuntime == 0 { c.realtimeRuntime = nil }
+            if c.realtimePeriod == 0 { c.realtimePeriod = nil }
+            if c.cpus == "" { c.cpus = nil }
+            if c.mems == "" { c.mems = nil }
+            r.cpu = c == CPU() ? nil : c
+        }
+        if r.pids?.limit == 0 { r.pids = nil }
+        if r.blockIO?.weight == 0 { r.blockIO?.weight = nil }
+        if r.blockIO == BlockIO() { r.blockIO = nil }
+        return r
     }
 }

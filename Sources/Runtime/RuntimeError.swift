@@ -14,6 +14,8 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
     public static let notExist = "container does not exist"
     public static let notRunning = "container not running"
     public static let exists = "container with given ID already exists"
+    /// runc's refusal of `linux.resources.unified` where the controllers are v1 ones.
+    public static let unifiedOnV1 = "invalid configuration: cannot use unified on cgroup v1"
 
     /// An errno as Go words it (strerror, lower-cased first letter: "invalid argument").
     public static func goMessage(_ code: Int32) -> String {

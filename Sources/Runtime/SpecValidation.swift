@@ -1,6 +1,7 @@
 import Glibc
 import Linux
 import OCISpec
+import Cgroups
 
 /// Checks a config before anything is made, so that bad input fails with one clear line and leaves
 /// nothing behind.
@@ -141,6 +142,11 @@ struct SpecValidation {
             throw RuntimeError("config.json: field linux.rootfsPropagation", "unknown propagation \(propagation)")
         }
         try ResourceValidation.validate(spec.linux?.resources, field: "linux.resources")
+        // runc refuses the v2 key/value map wherever the controllers are v1 ones (hybrid hosts too, whose
+        // unified tree has none), rather than writing only part of the config.
+        if !(spec.linux?.resources?.unified ?? [:]).isEmpty, Cgroups.detectMode() != .unified {
+            throw RuntimeError(RuntimeError.unifiedOnV1, "")
+        }
         return rootfs
     }
 

@@ -222,6 +222,7 @@ struct Commands {
         options.consoleSocket = scanned.string("console-socket")
         options.preserveFds = Int32(try scanned.int("preserve-fds") ?? 0)
         options.ignorePaused = scanned.bool("ignore-paused")
+        options.cgroups = scanned.strings("cgroup")
         return try runtime.exec(id: id, options: options)
     }
 
@@ -250,7 +251,7 @@ struct Commands {
     private func update(_ arguments: [String]) throws -> Int32 {
         let scanned = try ArgumentScanner(arguments, flags: UpdateFlags.flags)
         guard scanned.positional.count == 1 else { throw CommandError("update", "expects exactly one container ID") }
-        let resources = try UpdateFlags.resources(from: scanned)
+        let resources = try UpdateFlags.resources(from: scanned, warn: runtime.warn)
         try runtime.update(id: scanned.positional[0], resources: resources)
         return 0
     }

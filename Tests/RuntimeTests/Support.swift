@@ -59,8 +59,9 @@ func runCommand(_ path: String, _ arguments: [String], input: String? = nil, tim
 /// A busybox rootfs made once per test process from Debian's busybox-static.
 let sharedRootfs: String = {
     let dir = NSTemporaryDirectory() + "berth-rootfs-\(getpid())"
-    let result = try? runCommand("/bin/sh", [packageRoot + "/scripts/make-busybox-rootfs.sh", dir])
-    precondition(result?.succeeded == true, "making the busybox rootfs failed: \(result?.stderr ?? "")")
+    // Generous: under qemu TCG (the cgroup v2 runner) the few hundred symlinks take minutes.
+    let result = try? runCommand("/bin/sh", [packageRoot + "/scripts/make-busybox-rootfs.sh", dir], timeout: 900)
+    precondition(result?.succeeded == true, "making the busybox rootfs failed (\(result.map { "status \($0.status)" } ?? "not run")): \(result?.stderr ?? "")")
     return dir
 }()
 
@@ -153,7 +154,7 @@ final class Bundle {
         if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") {
             return ["/sys/fs/cgroup" + path]
         }
-        return ["memory", "pids", "cpu", "freezer", "devices", "cpuset", "blkio"].map { "/sys/fs/cgroup/\($0)" + path }
+        return ["memory", "pids", "cpu", "freezer", "devices", "cpuset", "blkio", "systemd", "unified"].map { "/sys/fs/cgroup/\($0)" + path }
     }
 
     func leftovers() -> [String] {
