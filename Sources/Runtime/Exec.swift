@@ -86,13 +86,16 @@ extension Runtime {
             try step("starting exec process") { try sync.send(SyncMessage.go) }
             var (message, passedFd) = try step("waiting for exec process") { try sync.receiveWithFd() }
             while message == SyncMessage.seccompListener, passedFd >= 0 {
-                defer { close(passedFd) }
+                // Our copy must be gone once the agent has its own: with it open, an agent that dies would
+                // leave the process's notified syscalls waiting for ever.
+                let listener = passedFd
+                defer { close(listener) }
                 guard let profile = spec.linux?.seccomp, let path = profile.listenerPath, !path.isEmpty else {
                     throw RuntimeError("seccomp", "a notify fd came without a listenerPath")
                 }
                 let state = ContainerState(id: id, pid: initPid, status: .running, bundle: record.bundle,
                                            annotations: spec.annotations)
-                try SeccompAgent.hand(listener: passedFd, to: path, pid: child, metadata: profile.listenerMetadata, state: state)
+                try SeccompAgent.hand(listener: listener, to: path, pid: child, metadata: profile.listenerMetadata, state: state)
                 (message, passedFd) = try step("waiting for exec process") { try sync.receiveWithFd() }
             }
             if passedFd >= 0 { close(passedFd) }

@@ -187,6 +187,34 @@ struct SeccompTests {
         #expect(run.stdout.contains("done"))
     }
 
+    @Test func execLoadsTheSameFilterAndHandsItsOwnFdToTheAgent() throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        let socketPath = bundle.directory + "/agent.sock"
+        var profile = notifyProfile(listener: socketPath)
+        profile.syscalls?.append(Spec.Syscall(names: ["acct"], action: "SCMP_ACT_ERRNO", errnoRet: UInt32.random(in: 1000...4000)))
+        bundle.spec.linux?.seccomp = profile
+        bundle.spec.process?.args = ["sleep", "100"]
+        let initAgent = try TestAgent(path: socketPath, answers: 0, error: 0)
+        let created = try bundle.create()
+        initAgent.finish()
+        try #require(created.succeeded, "\(created.stderr)")
+        try #require(try bundle.runtime(["start", bundle.id]).succeeded)
+        let initPid = try #require(try bundle.state()).pid
+
+        let execAgent = try TestAgent(path: socketPath, answers: 1, error: EXDEV)
+        let result = try bundle.runtime(["--debug", "exec", bundle.id, "sh", "-c", "mkdir /tmp/a 2>&1; mkdir /tmp/b 2>&1; echo done"])
+        execAgent.finish()
+        #expect(result.succeeded, "\(result.stderr)")
+        #expect(result.stderr.contains("seccomp cache: hit"), "exec reads the program create compiled")
+        #expect(result.stdout.contains("Invalid cross-device link"), "\(result.stdout)")
+        #expect(result.stdout.contains("Function not implemented"), "\(result.stdout)")
+        let state = try #require(execAgent.state, "\(execAgent.raw)")
+        let execPid = state["pid"] as? Int ?? 0
+        #expect(execPid > 0 && execPid != Int(initPid), "pid is the exec'd process's, as runc's setns process sends")
+        #expect((state["state"] as? [String: Any])?["pid"] as? Int == Int(initPid))
+    }
+
     @Test func missingAgentFailsCreateAndLeavesNothing() throws {
         let bundle = try Bundle()
         defer { bundle.destroy() }
