@@ -48,6 +48,9 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--berth")
     parser.add_argument("--only", help="comma-separated subset of berth,crun,runc")
+    parser.add_argument("--phases", action="store_true",
+                        help="also time each runtime command podman runs (create, start, delete...) through a small sh "
+                             "wrapper that logs its duration; adds a fork of date on each side to every command")
     args = parser.parse_args()
     if os.geteuid() != 0:
         die("run as root")
@@ -61,6 +64,31 @@ def main():
         runtimes = {k: v for k, v in runtimes.items() if k in keep or k.split("-")[0] in keep}
 
     work = tempfile.mkdtemp(prefix="berth-bench-podman.")
+    phase_log = f"{work}/phases.log"
+    if args.phases:
+        # podman passes global flags (--root, --log, --log-format, --systemd-cgroup...) before the command.
+        # One script per runtime and case: podman and conmon do not pass the environment on.
+        wrapped = {}
+        for (name, binary), case in [(r, c) for r in runtimes.items() for c in ("default", "unconfined")]:
+            script = f"{work}/timed-{name}-{case}.sh"
+            with open(script, "w") as f:
+                f.write(f"""#!/bin/sh
+s=$(date +%s%N)
+"{binary}" "$@"
+rc=$?
+e=$(date +%s%N)
+cmd=
+while [ $# -gt 0 ]; do
+    case $1 in --root|--log|--log-format|--cgroup-manager) shift 2 ;; -*) shift ;; *) cmd=$1; break ;; esac
+done
+echo "{name} {case} $cmd $((e - s))" >> {phase_log}
+exit $rc
+""")
+            os.chmod(script, 0o755)
+            wrapped[(name, case)] = script
+        timed = wrapped
+    else:
+        timed = None
     base = ["podman", "--root", f"{work}/root", "--runroot", f"{work}/run", "--storage-driver", "overlay",
             "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "CRUN": shutil.which("crun") or "crun",
@@ -81,6 +109,8 @@ def main():
         for i in range(args.warmup + args.iterations):
             for case, flags in cases.items():
                 for name, binary in runtimes.items():
+                    if timed:
+                        binary = timed[(name, "default" if case == "default seccomp" else "unconfined")]
                     argv = base + ["--runtime", binary, "run", "--rm", *flags, *extra, "localhost/bench:latest", "true"]
                     start = time.perf_counter_ns()
                     pid = os.posix_spawnp(argv[0], argv, env, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0),
@@ -105,6 +135,23 @@ def main():
             for name in runtimes:
                 m, p10, p90 = summary(samples[(name, case)])
                 print(f"{name + ' (' + case + ')':34}{m:8.1f}{p10:8.1f}{p90:8.1f}{statistics.median(cpu[(name, case)]) / 1e6:8.1f}")
+        if args.phases and os.path.exists(phase_log):
+            per = {}
+            with open(phase_log) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) != 4:         # a command without a subcommand (podman asks --version)
+                        continue
+                    name, case, command, ns = parts
+                    per.setdefault((name, case, command), []).append(int(ns))
+            commands = sorted({k[2] for k in per})
+            print(f"runtime commands under podman, median ms (through the timing wrapper; warm-up runs included):")
+            print(f"{'':34}" + "".join(f"{c:>9}" for c in commands))
+            for case in ("default", "unconfined"):
+                for name in runtimes:
+                    cells = "".join(f"{statistics.median(per[(name, case, c)]) / 1e6:9.1f}" if (name, case, c) in per
+                                    else f"{'-':>9}" for c in commands)
+                    print(f"{name + ' (' + case + ')':34}{cells}")
         for case in cases:
             if "berth-runtime" not in runtimes:
                 break
