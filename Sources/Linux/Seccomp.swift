@@ -54,7 +54,12 @@ public enum SeccompFilter {
 
     /// The profile flags this kernel accepts (`features`).
     public static var supportedFlags: [String] {
-        Flag.byName.filter { berth_seccomp_flag_supported($0.value) != 0 }.map(\.key).sorted()
+        Flag.byName.filter { kernelSupports($0.value) }.map(\.key).sorted()
+    }
+
+    /// WAIT_KILLABLE_RECV is refused (EINVAL) without NEW_LISTENER, so it is probed with it.
+    static func kernelSupports(_ flag: UInt32) -> Bool {
+        berth_seccomp_flag_supported(flag == Flag.waitKillableRecv ? flag | Flag.newListener : flag) != 0
     }
     public static var knownFlags: [String] { Flag.byName.keys.sorted() }
 
@@ -152,7 +157,7 @@ public enum SeccompFilter {
         for name in profile.flags ?? [] {
             guard let flag = Flag.byName[name] else { throw ProfileError(reason: "unknown flag \(name)") }
             if flag == Flag.tsync || (flag == Flag.waitKillableRecv && !notifies) { continue }
-            if berth_seccomp_flag_supported(flag) == 0 {
+            if !kernelSupports(flag) {
                 throw ProfileError(reason: "flag \(name) is not supported by this kernel")
             }
             flags |= flag
