@@ -19,9 +19,11 @@ public struct SeccompProgram: Sendable, Equatable {
 
     /// Loads the program into the calling thread. Returns the listener fd, or -1 without one.
     public func load() throws(SystemError) -> Int32 {
+        // Logged before, not after: the --debug line is a write(2), which the new filter may notify,
+        // and with a listener nobody could answer it before the fd is handed over.
+        Trace.log("seccomp(SECCOMP_SET_MODE_FILTER, flags \(flags), \(count) instructions)")
         let result = instructions.withUnsafeBytes { berth_seccomp_set_filter(flags, UInt16(count), $0.baseAddress) }
         if result < 0 { throw SystemError("seccomp(SECCOMP_SET_MODE_FILTER)", "\(count) instructions, flags \(flags)") }
-        Trace.log("seccomp(SECCOMP_SET_MODE_FILTER, \(flags), \(count) instructions) = \(result)")
         return listens ? result : -1
     }
 }
