@@ -29,6 +29,51 @@ PR_SET_CHILD_SUBREAPER = 36
 PHASES = ("create", "start", "wait", "delete")
 
 
+CONTAINERS_SECCOMP = "/usr/share/containers/seccomp.json"
+
+
+def default_seccomp(config):
+    """podman's default profile turned into linux.seccomp as containers/common does for this host: the
+    native architecture and its sub-architectures, rules kept or dropped by the config's bounding capabilities,
+    the architecture and the kernel version."""
+    try:
+        with open(CONTAINERS_SECCOMP) as f:
+            profile = json.load(f)
+    except OSError:
+        return None
+    native = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}.get(platform.machine(), "SCMP_ARCH_X86_64")
+    go_arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), "amd64")
+    arches = []
+    for entry in profile.get("archMap") or []:
+        if entry["architecture"] == native:
+            arches = [native, *entry.get("subArchitectures", [])]
+    caps = set(config["process"].get("capabilities", {}).get("bounding", []))
+    kernel = tuple(int(x) for x in platform.release().split("-")[0].split(".")[:2])
+    rules = []
+    for rule in profile["syscalls"]:
+        inc, exc = rule.get("includes") or {}, rule.get("excludes") or {}
+        if inc.get("arches") and go_arch not in inc["arches"]:
+            continue
+        if exc.get("arches") and go_arch in exc["arches"]:
+            continue
+        if inc.get("caps") and not all(c in caps for c in inc["caps"]):
+            continue
+        if exc.get("caps") and any(c in caps for c in exc["caps"]):
+            continue
+        if inc.get("minKernel") and kernel < tuple(int(x) for x in inc["minKernel"].split(".")[:2]):
+            continue
+        out = {"names": rule.get("names") or [rule["name"]], "action": rule["action"]}
+        if rule.get("errnoRet") is not None:
+            out["errnoRet"] = rule["errnoRet"]
+        if rule.get("args"):
+            out["args"] = [{k: a[k] for k in ("index", "value", "valueTwo", "op")} for a in rule["args"]]
+        rules.append(out)
+    section = {"defaultAction": profile["defaultAction"], "architectures": arches, "syscalls": rules}
+    if profile.get("defaultErrnoRet") is not None:
+        section["defaultErrnoRet"] = profile["defaultErrnoRet"]
+    return section
+
+
 def die(message):
     print(f"bench/runtime: {message}", file=sys.stderr)
     sys.exit(1)
@@ -152,8 +197,10 @@ def reap_strays():
 
 
 class Runtime:
-    def __init__(self, name, binary, root, wrap_create=False):
-        self.name, self.binary, self.root = name, binary, root
+    def __init__(self, name, binary, root, bundle, wrap_create=False, base=None):
+        self.name, self.binary, self.root, self.bundle = name, binary, root, bundle
+        self.base = base or name                # the runtime without the case suffix
+        self.slug = self.base.split("-")[0] + ("-sc" if base else "")
         self.wrap_create = wrap_create
         self.cycles = []                        # ns per cycle
         self.phases = {phase: [] for phase in PHASES}
@@ -213,22 +260,41 @@ class Bench:
             namespaces.append({"type": "cgroup"})
         with open(config_path, "w") as f:
             json.dump(config, f, indent=2)
+        # The same bundle with podman's default seccomp profile, as podman writes it into the config.
+        self.seccomp_bundle = None
+        if self.args.seccomp in ("default", "both"):
+            section = default_seccomp(config)
+            if section is None:
+                print(f"bench/runtime: no {CONTAINERS_SECCOMP}: the seccomp case is skipped", file=sys.stderr)
+            else:
+                self.seccomp_bundle = os.path.join(self.work, "bundle-seccomp")
+                os.makedirs(self.seccomp_bundle)
+                with_profile = json.loads(json.dumps(config))
+                with_profile["root"]["path"] = os.path.join(self.bundle, "rootfs")
+                with_profile["linux"]["seccomp"] = section
+                with open(os.path.join(self.seccomp_bundle, "config.json"), "w") as f:
+                    json.dump(with_profile, f, indent=2)
+                self.seccomp_rules = (len(section["syscalls"]), sum(len(r["names"]) for r in section["syscalls"]))
         self.namespaces = [n["type"] for n in config.get("linux", {}).get("namespaces", [])]
 
         crun = shutil.which("crun")
         self.env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "CRUN": crun}
         self.spawner = Spawner(self.work, self.env)
-        self.runtimes = [
-            Runtime("berth-runtime", berth, os.path.join(self.work, "root-berth")),
-            Runtime("runc", shutil.which("runc"), os.path.join(self.work, "root-runc")),
-            Runtime("crun", crun, os.path.join(self.work, "root-crun"), wrap_create=self.hybrid_host()),
-        ]
+        plain = [("berth-runtime", berth, False), ("runc", shutil.which("runc"), False),
+                 ("crun", crun, self.hybrid_host())]
         if self.args.only:
             keep = set(self.args.only.split(","))
-            self.runtimes = [r for r in self.runtimes if r.name in keep or r.name.split("-")[0] in keep]
+            plain = [p for p in plain if p[0] in keep or p[0].split("-")[0] in keep]
+        self.runtimes = []
+        if self.args.seccomp != "default" or self.seccomp_bundle is None:
+            self.runtimes += [Runtime(n, b, os.path.join(self.work, f"root-{n}"), self.bundle, w) for n, b, w in plain]
+        if self.seccomp_bundle:
+            self.runtimes += [Runtime(n + " +seccomp", b, os.path.join(self.work, f"root-{n}-sc"), self.seccomp_bundle, w, base=n)
+                              for n, b, w in plain]
         for runtime in self.runtimes:
             os.makedirs(runtime.root)
         self.versions = {r.name: version_line([r.binary, "--version"]) for r in self.runtimes}
+        self.berth = berth
 
         if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
             die(f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(ctypes.get_errno())}")
@@ -252,12 +318,12 @@ class Bench:
         return elapsed
 
     def cycle(self, runtime, container_id, record, rss=False):
-        pid_file = os.path.join(self.work, f"pid-{runtime.name}")
+        pid_file = os.path.join(self.work, f"pid-{runtime.slug}")
         times = {}
         self.cycle_cpu = {}
         begin = time.perf_counter_ns()
         self.live[container_id] = runtime
-        times["create"] = self.run_step(runtime, "create", "--bundle", self.bundle, "--pid-file", pid_file, container_id,
+        times["create"] = self.run_step(runtime, "create", "--bundle", runtime.bundle, "--pid-file", pid_file, container_id,
                                         rss=rss)
         with open(pid_file) as f:
             init_pid = int(f.read().strip())
@@ -305,9 +371,26 @@ class Bench:
               f"{', '.join(r.name for r in self.runtimes)}...", file=sys.stderr)
         for i in range(warmup + n):
             for runtime in self.runtimes:
-                self.cycle(runtime, f"bb-{self.tag}-{runtime.name.split('-')[0]}-{i}", record=i >= warmup)
+                self.cycle(runtime, f"bb-{self.tag}-{runtime.slug}-{i}", record=i >= warmup)
             if i and (i - warmup + 1) % 25 == 0 and i >= warmup:
                 print(f"  {i - warmup + 1}/{n}", file=sys.stderr)
+        self.cold = []
+        cold_runtime = next((r for r in self.runtimes if r.base == "berth-runtime" and r.bundle == self.seccomp_bundle), None)
+        if cold_runtime and self.args.cold:
+            # berth-runtime's first create with a profile compiles it; later ones read the cached program.
+            print(f"measuring berth-runtime's create with an empty seccomp cache ({self.args.cold} cycles)...", file=sys.stderr)
+            for i in range(self.args.cold):
+                shutil.rmtree(os.path.join(cold_runtime.root, "@seccomp"), ignore_errors=True)
+                before = len(cold_runtime.phases["create"])
+                self.cycle(cold_runtime, f"bb-{self.tag}-cold-{i}", record=True)
+                self.cold.append(cold_runtime.phases["create"].pop())
+                cold_runtime.cycles.pop()
+                for phase in PHASES[1:]:
+                    cold_runtime.phases[phase].pop()
+                for phase in ("create", "start", "delete"):
+                    cold_runtime.cpu_phases[phase].pop()
+                cold_runtime.cpu.pop(); cold_runtime.cpu_user.pop(); cold_runtime.cpu_sys.pop()
+                assert len(cold_runtime.phases["create"]) == before
         self.wrapper = None
         if any(r.wrap_create for r in self.runtimes):
             print("measuring the crun wrapper alone...", file=sys.stderr)
@@ -316,7 +399,7 @@ class Bench:
               file=sys.stderr)
         for i in range(self.args.rss_cycles):
             for runtime in self.runtimes:
-                self.cycle(runtime, f"bb-{self.tag}-{runtime.name.split('-')[0]}-rss{i}", record=False, rss=True)
+                self.cycle(runtime, f"bb-{self.tag}-{runtime.slug}-rss{i}", record=False, rss=True)
         self.load = (load_before, os.getloadavg())
         self.report()
 
@@ -345,9 +428,18 @@ class Bench:
         net = None                              # the crun wrapper's cost per create, ms
         if self.wrapper:
             net = summary(self.wrapper[0])[0] - summary(self.wrapper[1])[0]
-            c_median, c_p10, c_p90 = summary(next(r for r in self.runtimes if r.name == "crun").cycles)
-            print(f"{'crun minus wrapper':22}{c_median - net:8.2f}{c_p10 - net:8.2f}{c_p90 - net:8.2f}   | "
-                  f"(the wrapper's cost, below, taken off)")
+            for r in self.runtimes:
+                if r.base == "crun":
+                    c_median, c_p10, c_p90 = summary(r.cycles)
+                    print(f"{r.name + ' minus wrapper':22}{c_median - net:8.2f}{c_p10 - net:8.2f}{c_p90 - net:8.2f}   | "
+                          f"(the wrapper's cost, below, taken off)")
+        if self.seccomp_bundle:
+            print(f"(+seccomp: podman's default profile from {CONTAINERS_SECCOMP}, {self.seccomp_rules[0]} rules naming "
+                  f"{self.seccomp_rules[1]} syscalls, in linux.seccomp; berth-runtime's cache is warm after its first create)")
+        if self.cold:
+            m, p10, p90 = summary(self.cold)
+            print(f"berth-runtime +seccomp create with an empty cache (compiling with libseccomp): median {m:.2f} "
+                  f"p10 {p10:.2f} p90 {p90:.2f} ms over {len(self.cold)} cycles")
         print()
         header = (f"{'CPU ms per cycle':22}{'median':>8}{'p10':>8}{'p90':>8}   | {'user':>6}{'sys':>7} | "
                   f"phase medians:{'create':>8}{'start':>8}{'delete':>8}")
@@ -373,13 +465,15 @@ class Bench:
             print(f"  peak RSS of the wrapper chain exec'ing /bin/true {wrapper_rss / 1024:.1f} MiB "
                   f"(plain /bin/true: {true_rss / 1024:.1f} MiB)")
         print()
-        berth = medians.get("berth-runtime")
-        if berth is not None:
+        for suffix in ("", " +seccomp"):
+            berth = medians.get("berth-runtime" + suffix)
+            if berth is None:
+                continue
             for other in ("runc", "crun"):
-                if other in medians:
-                    print(f"ratio berth-runtime / {other:20} {berth / medians[other]:6.3f}")
-            if net is not None:
-                print(f"ratio berth-runtime / {'(crun minus wrapper)':20} {berth / (medians['crun'] - net):6.3f}")
+                if other + suffix in medians:
+                    print(f"ratio berth-runtime{suffix} / {other + suffix:22} {berth / medians[other + suffix]:6.3f}")
+            if net is not None and "crun" + suffix in medians:
+                print(f"ratio berth-runtime{suffix} / {'(crun' + suffix + ' minus wrapper)':22} {berth / (medians['crun' + suffix] - net):6.3f}")
         print()
         print(f"peak RSS, MiB (max of GNU time's %M over every invocation in {self.args.rss_cycles} separate cycles per runtime):")
         print(f"{'':22}{'overall':>9}{'create':>9}{'start':>9}{'delete':>9}")
@@ -427,6 +521,10 @@ def main():
                         help="extra cycles per runtime, untimed, with each invocation under GNU time for peak RSS (default 20)")
     parser.add_argument("--only", help="comma-separated subset: berth,runc,crun")
     parser.add_argument("--json", help="also write every sample (ns) and peak RSS (KiB) to this file")
+    parser.add_argument("--seccomp", choices=("none", "default", "both"), default="both",
+                        help="without a seccomp profile, with podman's default one, or both cases alternating (default)")
+    parser.add_argument("--cold", type=int, default=10,
+                        help="cycles of berth-runtime +seccomp with its program cache emptied first (default 10)")
     args = parser.parse_args()
     if args.iterations < 1:
         die("-n must be at least 1")

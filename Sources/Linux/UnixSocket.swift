@@ -28,8 +28,14 @@ public enum UnixSocket {
     }
 
     /// Connects to the socket at `path`; the fd is close-on-exec and blocking.
-    public static func connect(path: String, kind: Kind) throws(SystemError) -> Int32 {
+    /// `timeout` (seconds) bounds connect and every later send: a peer whose backlog or buffer is
+    /// full makes them fail with EAGAIN rather than block for ever.
+    public static func connect(path: String, kind: Kind, timeout: Int? = nil) throws(SystemError) -> Int32 {
         let fd = try check("socket", path) { socket(AF_UNIX, kind.rawValue | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        if let timeout {
+            var limit = timeval(tv_sec: timeout, tv_usec: 0)
+            _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        }
         do {
             try withAddress(path) { (address, length) throws(SystemError) in
                 try check("connect", path) { Glibc.connect(fd, address, length) }

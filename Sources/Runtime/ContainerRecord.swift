@@ -45,6 +45,9 @@ public struct ContainerStore: Sendable {
     public init(root: String) { self.root = root }
 
     public func directory(of id: String) -> String { root + "/" + id }
+    /// Compiled seccomp programs (`SeccompCache`). "@" is no container ID character, so no container
+    /// can own this name, and `ids()` skips it.
+    public var seccompCacheDirectory: String { root + "/@seccomp" }
     func statePath(of id: String) -> String { directory(of: id) + "/state.json" }
     func configPath(of id: String) -> String { directory(of: id) + "/config.json" }
     func fifoPath(of id: String) -> String { directory(of: id) + "/exec.fifo" }
@@ -117,7 +120,7 @@ public struct ContainerStore: Sendable {
     }
 
     public func ids() -> [String] {
-        ((try? Files.listDirectory(root)) ?? []).filter { Files.isDirectory(directory(of: $0)) }.sorted()
+        ((try? Files.listDirectory(root)) ?? []).filter { !$0.hasPrefix("@") && Files.isDirectory(directory(of: $0)) }.sorted()
     }
 
     func remove(_ id: String) throws(RuntimeError) {

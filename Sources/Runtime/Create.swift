@@ -59,8 +59,9 @@ extension Runtime {
                 try manager.apply(DeviceRules.effectiveResources(spec))
             }
 
+            let seccomp = try seccompProgram(spec.linux?.seccomp)
             let pid = try launchInit(record: record, spec: spec, plan: plan, manager: manager, options: options,
-                                     consoleSocket: terminal.socket, cleanup: &cleanup)
+                                     consoleSocket: terminal.socket, seccomp: seccomp, cleanup: &cleanup)
             let console = try terminal.takeRelay()
             record.initPid = pid
             record.initStartTime = Processes.startTime(of: pid)
@@ -117,7 +118,8 @@ extension Runtime {
 
     /// Clones the init into its namespaces and walks it through set-up over the sync channel.
     private func launchInit(record: ContainerRecord, spec: Spec, plan: NamespacePlan, manager: any CgroupManager,
-                            options: CreateOptions, consoleSocket: Int32, cleanup: inout CreateCleanup) throws(RuntimeError) -> Int32 {
+                            options: CreateOptions, consoleSocket: Int32, seccomp: SeccompProgram?,
+                            cleanup: inout CreateCleanup) throws(RuntimeError) -> Int32 {
         let (parentEnd, childEnd) = try step("creating sync socket") { try FileDescriptors.socketPair() }
         defer { close(parentEnd) }
         let stateDirectory = store.directory(of: record.id)
@@ -152,7 +154,7 @@ extension Runtime {
         defer { if unifiedFd >= 0 { close(unifiedFd) } }
         var context = InitContext(record: record, spec: spec, plan: plan, syncFd: childEnd, stateDirectoryFd: stateDirectoryFd,
                                   consoleSocket: consoleSocket, options: options, cgroupMode: Cgroups.detectMode(),
-                                  selfJoinTaskFiles: fastJoin?.selfJoinTaskFiles ?? [])
+                                  selfJoinTaskFiles: fastJoin?.selfJoinTaskFiles ?? [], seccomp: seccomp)
         if plan.new.contains(.user) || plan.joins.contains(where: { $0.kind == .user }) {
             context.bindSources = Self.openBindSources(spec: spec, bundle: record.bundle)
         }
@@ -195,7 +197,20 @@ extension Runtime {
         var initPid = child
         while true {
             let message: String?
-            do { message = try sync.receive() } catch { throw RuntimeError("waiting for container init", error.description) }
+            let passedFd: Int32
+            do { (message, passedFd) = try sync.receiveWithFd() } catch { throw RuntimeError("waiting for container init", error.description) }
+            if message == SyncMessage.seccompListener, passedFd >= 0 {
+                defer { close(passedFd) }
+                guard let profile = spec.linux?.seccomp, let path = profile.listenerPath, !path.isEmpty else {
+                    throw RuntimeError("seccomp", "a notify fd came without a listenerPath")
+                }
+                // runc's fields: the state says "running" and carries the bundle and annotations.
+                let state = ContainerState(id: record.id, pid: initPid, status: .running, bundle: record.bundle,
+                                           annotations: spec.annotations)
+                try SeccompAgent.hand(listener: passedFd, to: path, pid: initPid, metadata: profile.listenerMetadata, state: state)
+                continue
+            }
+            if passedFd >= 0 { close(passedFd) }
             guard let message else {
                 throw RuntimeError("container init", "exited during set-up (exit status \(reap(initPid)))")
             }

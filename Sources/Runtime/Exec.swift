@@ -56,6 +56,7 @@ extension Runtime {
         }
         let manager = try step("cgroup \(record.cgroupPath)") { try Cgroups.manager(path: record.cgroupPath) }
         let cgroup = try ExecCgroup(manager: manager, sub: try ExecCgroup.parse(options.cgroups))
+        let seccomp = try seccompProgram(spec.linux?.seccomp)
         // In the foreground, signals are ours from before the fork (passed on once it runs, as runc).
         let signals = options.detach ? nil : try ForegroundSignals()
         let (parentEnd, childEnd) = try step("creating sync socket") { try FileDescriptors.socketPair() }
@@ -76,7 +77,7 @@ extension Runtime {
             let joiner = ExecJoiner(namespaces: namespaceFds.filter { $0.kind != .pid && $0.kind != .time },
                                     sync: SyncChannel(fd: childEnd), consoleSocket: terminal.socket,
                                     relayed: !options.detach && options.consoleSocket == nil, process: process,
-                                    preserveFds: options.preserveFds, seccomp: spec.linux?.seccomp, initPid: initPid)
+                                    preserveFds: options.preserveFds, seccomp: seccomp, initPid: initPid)
             joiner.run()
         }
         for entry in restore { _ = berth_setns(entry.fd, entry.kind.cloneFlag); close(entry.fd) }
@@ -86,7 +87,21 @@ extension Runtime {
         do {
             try cgroup.join(child, initPid: initPid)
             try step("starting exec process") { try sync.send(SyncMessage.go) }
-            let message = try step("waiting for exec process") { try sync.receive() }
+            var (message, passedFd) = try step("waiting for exec process") { try sync.receiveWithFd() }
+            while message == SyncMessage.seccompListener, passedFd >= 0 {
+                // Our copy must be gone once the agent has its own: with it open, an agent that dies would
+                // leave the process's notified syscalls waiting for ever.
+                let listener = passedFd
+                defer { close(listener) }
+                guard let profile = spec.linux?.seccomp, let path = profile.listenerPath, !path.isEmpty else {
+                    throw RuntimeError("seccomp", "a notify fd came without a listenerPath")
+                }
+                let state = ContainerState(id: id, pid: initPid, status: .running, bundle: record.bundle,
+                                           annotations: spec.annotations)
+                try SeccompAgent.hand(listener: listener, to: path, pid: child, metadata: profile.listenerMetadata, state: state)
+                (message, passedFd) = try step("waiting for exec process") { try sync.receiveWithFd() }
+            }
+            if passedFd >= 0 { close(passedFd) }
             guard let message else { throw RuntimeError("exec process", "exited during set-up") }
             if message.hasPrefix(SyncMessage.errorPrefix) {
                 throw RuntimeError(String(message.dropFirst(SyncMessage.errorPrefix.count)), "")
@@ -126,7 +141,7 @@ struct ExecJoiner {
     let relayed: Bool
     let process: Spec.Process
     let preserveFds: Int32
-    let seccomp: Spec.Seccomp?
+    let seccomp: SeccompProgram?
     let initPid: Int32
 
     func run() -> Never {
@@ -164,7 +179,7 @@ struct ExecJoiner {
             try launch.attachTerminal(consoleSocket: consoleSocket, size: process.consoleSize, bindConsole: false, relayed: relayed)
         }
         try launch.prepare(preserveFds: preserveFds, keepFds: [sync.fd])
-        try launch.becomeProcessUser()
+        try launch.becomeProcessUser(sync: sync)
         // Cleared before saying ready: the parent exits as soon as it hears it.
         Processes.setParentDeathSignal(0)
         try step("sync") { try sync.send(SyncMessage.ready) }

@@ -17,6 +17,8 @@ struct InitContext {
     let cgroupMode: CgroupMode
     /// v1 `tasks` files to join by writing "0" (empty when the parent moves us).
     let selfJoinTaskFiles: [String]
+    /// linux.seccomp, compiled by the parent.
+    let seccomp: SeccompProgram?
     /// Detached mount trees of bind-mount sources (by index in `mounts`), cloned by the parent before the clone
     /// (see `Create.openBindSources`).
     var bindSources: [Int: Int32] = [:]
@@ -100,13 +102,13 @@ struct InitProcess {
         try rootfs.finish()
 
         guard let process = spec.process else { throw RuntimeError("config.json: field process", "required field is missing") }
-        var launch = try ProcessLaunch(process: process, seccomp: spec.linux?.seccomp)
+        var launch = try ProcessLaunch(process: process, seccomp: context.seccomp)
         if process.terminal == true, context.consoleSocket >= 0 {
             try launch.attachTerminal(consoleSocket: context.consoleSocket, size: process.consoleSize, bindConsole: true,
                                       relayed: context.options.foreground && context.options.consoleSocket == nil)
         }
         try launch.prepare(preserveFds: context.options.preserveFds, keepFds: [context.syncFd, context.stateDirectoryFd])
-        try launch.becomeProcessUser()
+        try launch.becomeProcessUser(sync: sync)
 
         // Cleared before saying ready: the parent exits as soon as it hears it.
         Processes.setParentDeathSignal(0)

@@ -7,11 +7,12 @@ import OCISpec
 /// capabilities, no_new_privs, seccomp, environment, and finally execve. Shared by init and exec.
 struct ProcessLaunch {
     let process: Spec.Process
-    let seccomp: Spec.Seccomp?
+    /// Compiled by the runtime before the fork: loading it is one syscall.
+    let seccomp: SeccompProgram?
     private(set) var executable = ""
     private(set) var environment: [String] = []
 
-    init(process: Spec.Process, seccomp: Spec.Seccomp?) throws(RuntimeError) {
+    init(process: Spec.Process, seccomp: SeccompProgram?) throws(RuntimeError) {
         self.process = process
         self.seccomp = seccomp
     }
@@ -78,14 +79,32 @@ struct ProcessLaunch {
 
     /// The last steps, in runc's order: a filter without no_new_privs needs CAP_SYS_ADMIN, so it is
     /// loaded before the capabilities go; one with no_new_privs as late as possible, just before execve.
-    func becomeProcessUser() throws(RuntimeError) {
+    ///
+    /// A filter with a listener (SCMP_ACT_NOTIFY) is always loaded here, before `ready`, as runc does:
+    /// its fd must reach the runtime while `create` still runs. It goes over `sync` at once, and our own
+    /// copy is closed at once, so from then on only the runtime (briefly) and the agent hold it: should
+    /// the agent die, notified syscalls fail with ENOSYS rather than wait for ever, here or later.
+    func becomeProcessUser(sync: SyncChannel) throws(RuntimeError) {
         if process.noNewPrivileges != true, let seccomp {
-            try step("loading seccomp filter") { try SeccompFilter.load(seccomp) }
+            try loadSeccomp(seccomp, sync: sync)
         }
         try dropPrivileges()
         if process.noNewPrivileges == true {
             try step("setting no_new_privs") { try Identity.setNoNewPrivileges() }
+            if let seccomp, seccomp.listens { try loadSeccomp(seccomp, sync: sync) }
         }
+    }
+
+    private func loadSeccomp(_ program: SeccompProgram, sync: SyncChannel) throws(RuntimeError) {
+        let listener = try step("loading seccomp filter") { try program.load() }
+        guard listener >= 0 else { return }
+        // sendmsg and close are the two syscalls between here and the hand-over (SeccompFilter.validate
+        // refuses to notify them), so nothing here can wait for the agent.
+        do { try sync.send(SyncMessage.seccompListener, fd: listener) } catch {
+            close(listener)
+            throw RuntimeError("sending the seccomp notify fd to the runtime", error.description)
+        }
+        close(listener)
     }
 
     private func dropPrivileges() throws(RuntimeError) {
@@ -115,8 +134,8 @@ struct ProcessLaunch {
 
     /// Loads a no_new_privs seccomp filter, then execs. Returns only by throwing.
     func exec() throws(RuntimeError) {
-        if process.noNewPrivileges == true, let seccomp {
-            try step("loading seccomp filter") { try SeccompFilter.load(seccomp) }
+        if process.noNewPrivileges == true, let seccomp, !seccomp.listens {
+            _ = try step("loading seccomp filter") { try seccomp.load() }
         }
         _ = berth_reset_signal_dispositions()
         Spawn.execWithStrings(path: executable, args: process.args ?? [], env: environment)

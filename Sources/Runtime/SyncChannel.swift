@@ -1,4 +1,5 @@
 import Glibc
+import CBerth
 import Linux
 
 /// The socket between `create` and the container's init. SOCK_SEQPACKET keeps message boundaries, and
@@ -25,6 +26,23 @@ struct SyncChannel {
             if n == 0 { return nil }
             return String(decoding: buffer[0..<n], as: UTF8.self)
         }
+    }
+
+    /// A message with an fd attached (SCM_RIGHTS); the fd stays open in the sender too.
+    func send(_ message: String, fd passed: Int32) throws(SystemError) {
+        let bytes = Array(message.utf8)
+        let result = bytes.withUnsafeBytes { berth_send_with_fd(fd, $0.baseAddress, $0.count, passed) }
+        if result < 0 { throw SystemError("sendmsg", "sync socket") }
+    }
+
+    /// Like `receive`, and an fd that came with the message (-1 if none). recv(2) would close it.
+    func receiveWithFd() throws(SystemError) -> (message: String?, fd: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var passed: Int32 = -1
+        let n = buffer.withUnsafeMutableBytes { berth_recv_with_fd(fd, $0.baseAddress, $0.count, &passed) }
+        if n < 0 { throw SystemError("recvmsg", "sync socket") }
+        if n == 0 { return (nil, passed) }
+        return (String(decoding: buffer[0..<n], as: UTF8.self), passed)
     }
 
     /// Sends a child's failure to the parent, or, when the parent is gone, to stderr.
@@ -54,4 +72,6 @@ enum SyncMessage {
     static let usersMapped = "users-mapped"
     static let errorPrefix = "error "
     static let pidPrefix = "pid "
+    /// The seccomp notify fd rides along (SCM_RIGHTS) for the parent to pass to the agent.
+    static let seccompListener = "seccomp-listener"
 }
