@@ -8,6 +8,7 @@ packages=(
     skopeo umoci docker-registry podman libssl-dev python3 zstd  # image tests (issue 4); libcrypto for digests
     buildah docker.io containerd                               # the interop corpus (scripts/interop-corpus.sh)
     qemu-system-x86 linux-image-amd64                          # the cgroup v2 kernel for tests
+    bats gawk gcc libc6-dev dpkg-dev                           # runc's bats suite (scripts/runc-bats.sh): runner, helpers, apt-get source
 )
 missing=()
 for package in "${packages[@]}"; do
