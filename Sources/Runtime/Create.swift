@@ -26,6 +26,14 @@ extension Runtime {
         let (loaded, configBytes) = try loadSpec(bundle: bundle)
         var spec = loaded
         let rootfs = try SpecValidation(spec: spec, bundle: bundle).validate(requireProcess: true)
+        if var process = spec.process {
+            let unknown = SpecValidation.droppingUnknownCapabilities(&process)
+            if !unknown.isEmpty { warn(SpecValidation.unknownCapabilitiesWarning(unknown)) }
+            if options.listenFds > 0 {
+                process.env = (process.env ?? []) + ["LISTEN_FDS=\(options.listenFds)", "LISTEN_PID=1"]
+            }
+            spec.process = process
+        }
         let namespaces = try SpecValidation.namespaces(of: spec)
         let plan = NamespacePlan(namespaces)
         if store.exists(id) { throw RuntimeError(RuntimeError.exists, "") }
@@ -53,6 +61,9 @@ extension Runtime {
             }
 
             let manager = try step("cgroup \(cgroupPath)") { try Cgroups.manager(path: cgroupPath) }
+            // A pre-existing frozen cgroup would freeze the init before it reports back (runc's check and
+            // words); the cgroup is not ours to remove, so this comes before cleanup owns it.
+            if (try? manager.isFrozen()) == true { throw RuntimeError("container's cgroup unexpectedly frozen", "") }
             try step("creating cgroup \(cgroupPath)") { try manager.create() }
             cleanup.cgroup = manager
             try step("applying linux.resources to cgroup \(cgroupPath)") {

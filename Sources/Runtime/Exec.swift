@@ -37,6 +37,8 @@ extension Runtime {
                                          consoleSocket: options.consoleSocket)
         defer { terminal.closeSockets() }
         var process = options.process
+        let unknownCaps = SpecValidation.droppingUnknownCapabilities(&process)
+        if !unknownCaps.isEmpty { warn(SpecValidation.unknownCapabilitiesWarning(unknownCaps)) }
         if process.terminal == true { process.consoleSize = terminal.initialSize(process.consoleSize) }
         let spec = try store.loadConfig(id)
         let kinds = try SpecValidation.namespaces(of: spec).map(\.kind)

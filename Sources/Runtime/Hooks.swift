@@ -11,7 +11,7 @@ enum Hooks {
             let what = "\(kind) hook #\(index) (\(hook.path))"
             let result: Spawn.Result
             do {
-                result = try Spawn.run(path: hook.path, args: hook.args ?? [hook.path], env: hook.env ?? [],
+                result = try Spawn.run(path: hook.path, args: hook.args ?? [hook.path], env: hook.env ?? runtimeEnvironment(),
                                        input: input, timeout: hook.timeout)
             } catch {
                 throw RuntimeError(what, error.description)
@@ -22,6 +22,14 @@ enum Hooks {
             }
             if result.exitCode != 0 { throw RuntimeError(what, "exited with status \(result.exitCode)") }
         }
+    }
+
+    /// A hook without `env` gets the runtime's own environment, as runc's (Go's exec.Cmd with a nil
+    /// Env); one with `env` gets exactly that. Read from /proc, not `environ`: the runtime never changes
+    /// its environment, and a C global is not concurrency-safe in Swift 6.
+    static func runtimeEnvironment() -> [String] {
+        guard let bytes = try? Files.readBytes("/proc/self/environ") else { return [] }
+        return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// poststart and poststop failures are logged, not fatal.

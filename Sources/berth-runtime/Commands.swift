@@ -65,7 +65,16 @@ struct Commands {
         options.noPivot = scanned.bool("no-pivot")
         options.noNewKeyring = scanned.bool("no-new-keyring")
         options.preserveFds = Int32(try scanned.int("preserve-fds") ?? 0)
+        options.listenFds = Self.listenFds()
         return (scanned.positional[0], scanned.string("bundle") ?? ".", options)
+    }
+
+    /// systemd's socket activation protocol, as go-systemd's activation.Files reads it: the fds count
+    /// only when LISTEN_PID names this process.
+    private static func listenFds() -> Int32 {
+        guard let pid = getenv("LISTEN_PID").flatMap({ Int32(String(cString: $0)) }), pid == getpid(),
+              let count = getenv("LISTEN_FDS").flatMap({ Int32(String(cString: $0)) }), count > 0 else { return 0 }
+        return count
     }
 
     private func create(_ arguments: [String]) throws -> Int32 {
