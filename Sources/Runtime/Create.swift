@@ -216,8 +216,8 @@ extension Runtime {
                 var state = record.state(in: store).specState
                 state.pid = initPid
                 state.status = .creating
-                try Hooks.run(spec.hooks?.prestart, kind: "prestart", state: state)
-                try Hooks.run(spec.hooks?.createRuntime, kind: "createRuntime", state: state)
+                try Hooks.run(spec.hooks?.prestart, kind: "prestart", state: state, directory: record.bundle)
+                try Hooks.run(spec.hooks?.createRuntime, kind: "createRuntime", state: state, directory: record.bundle)
                 try step("sync") { try sync.send(SyncMessage.hooksDone) }
             } else {
                 throw RuntimeError("sync with container init", "unexpected message \(message)")

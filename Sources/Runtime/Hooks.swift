@@ -4,7 +4,9 @@ import OCISpec
 /// OCI hooks: each gets the container state as JSON on stdin; a non-zero exit or a timeout fails the
 /// lifecycle step (except poststart/poststop, which only warn, as the spec says).
 enum Hooks {
-    static func run(_ hooks: [Spec.Hook]?, kind: String, state: ContainerState) throws(RuntimeError) {
+    /// `directory`: where the hooks run (runc's working directory at that point: the bundle during
+    /// create, the rootfs for createContainer); nil keeps the runtime's own.
+    static func run(_ hooks: [Spec.Hook]?, kind: String, state: ContainerState, directory: String? = nil) throws(RuntimeError) {
         guard let hooks, !hooks.isEmpty else { return }
         let input = (try? SpecJSON.encode(state)).map(Array.init) ?? []
         for (index, hook) in hooks.enumerated() {
@@ -12,7 +14,7 @@ enum Hooks {
             let result: Spawn.Result
             do {
                 result = try Spawn.run(path: hook.path, args: hook.args ?? [hook.path], env: hook.env ?? runtimeEnvironment(),
-                                       input: input, timeout: hook.timeout)
+                                       input: input, timeout: hook.timeout, directory: directory)
             } catch {
                 throw RuntimeError(what, error.description)
             }

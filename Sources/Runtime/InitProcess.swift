@@ -79,7 +79,7 @@ struct InitProcess {
         var state = ContainerState(id: context.record.id, pid: getpid(), status: .creating, bundle: context.record.bundle,
                                    annotations: spec.annotations)
         state.pid = hostPid()
-        try Hooks.run(spec.hooks?.createContainer, kind: "createContainer", state: state)
+        try Hooks.run(spec.hooks?.createContainer, kind: "createContainer", state: state, directory: context.record.rootfs)
         try rootfs.switchRoot(noPivot: context.options.noPivot)
         if let cwd = spec.process?.cwd, !cwd.isEmpty {
             // As runc: a cwd the image lacks is made (inside the new root, before a read-only root).

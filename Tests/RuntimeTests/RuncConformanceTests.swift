@@ -39,6 +39,24 @@ struct RuncConformanceTests {
         #expect(parts.last == "ONLY=this\n")
     }
 
+    @Test func hooksRunInTheBundleAndCreateContainerInTheRootfs() throws {
+        let bundle = try Bundle(privateRootfs: true)
+        defer { bundle.destroy() }
+        var hooks = Spec.Hooks()
+        // Relative paths, as runc's hooks.bats uses them ("touch ./lib/…" in createContainer).
+        hooks.prestart = [Spec.Hook(path: "/bin/sh", args: ["sh", "-c", "pwd > prestart-cwd"])]
+        hooks.createRuntime = [Spec.Hook(path: "/bin/sh", args: ["sh", "-c", "pwd > create-runtime-cwd"])]
+        hooks.createContainer = [Spec.Hook(path: "/bin/sh", args: ["sh", "-c", "touch ./tmp/made-by-create-container"])]
+        bundle.spec.hooks = hooks
+        let result = try bundle.run(["test", "-e", "/tmp/made-by-create-container"])
+        #expect(result.succeeded, "\(result.stderr)")
+        let real = URL(fileURLWithPath: bundle.directory).resolvingSymlinksInPath().path
+        for name in ["prestart-cwd", "create-runtime-cwd"] {
+            let cwd = try String(contentsOfFile: bundle.directory + "/" + name, encoding: .utf8)
+            #expect(cwd == real + "\n", "\(name)")
+        }
+    }
+
     @Test func missingCwdIsCreated() throws {
         let bundle = try Bundle(privateRootfs: true)
         defer { bundle.destroy() }
