@@ -64,6 +64,10 @@ extension Runtime {
             // A pre-existing frozen cgroup would freeze the init before it reports back (runc's check and
             // words); the cgroup is not ours to remove, so this comes before cleanup owns it.
             if (try? manager.isFrozen()) == true { throw RuntimeError("container's cgroup unexpectedly frozen", "") }
+            // Sharing a cgroup is allowed but rarely meant (runc's warning, word for word).
+            if let pids = try? manager.processes(), !pids.isEmpty {
+                warn("container's cgroup is not empty: \(pids.count) process(es) found")
+            }
             try step("creating cgroup \(cgroupPath)") { try manager.create() }
             cleanup.cgroup = manager
             try step("applying linux.resources to cgroup \(cgroupPath)") {

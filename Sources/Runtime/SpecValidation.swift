@@ -1,5 +1,6 @@
 import Glibc
 import Linux
+import Cgroups
 import OCISpec
 
 /// Checks a config before anything is made, so that bad input fails with one clear line and leaves
@@ -68,6 +69,10 @@ struct SpecValidation {
             if let label = process.selinuxLabel, !label.isEmpty {
                 throw RuntimeError("config.json: field process.selinuxLabel", "SELinux is not enabled on this host; refusing to run without the label \(label)")
             }
+        }
+        if let unified = spec.linux?.resources?.unified, !unified.isEmpty, Cgroups.detectMode() != .unified {
+            // runc's ErrV1NoUnified: on a hybrid host the cgroup2 tree has no controllers to write to.
+            throw RuntimeError("invalid configuration", "cannot use unified on cgroup v1")
         }
         let namespaces = try Self.namespaces(of: spec)
         let kinds = Set(namespaces.map(\.kind))

@@ -181,7 +181,7 @@ struct Commands {
     private func execProcess(_ id: String, _ scanned: ArgumentScanner) throws -> Int32 {
         var process: Spec.Process
         if let path = scanned.string("process") {
-            let bytes = try Files.readBytes(path)
+            let bytes = Self.withDefaultUser(try Files.readBytes(path))
             do {
                 process = try SpecJSON.decode(Spec.Process.self, from: Data(bytes), file: path)
             } catch let error as SpecDecodingError {
@@ -232,6 +232,20 @@ struct Commands {
         options.preserveFds = Int32(try scanned.int("preserve-fds") ?? 0)
         options.ignorePaused = scanned.bool("ignore-paused")
         return try runtime.exec(id: id, options: options)
+    }
+
+    private struct UserField: Decodable { let user: Spec.User? }
+
+    /// runc's Process has `user` as a plain struct, so an `exec --process` file without one runs as
+    /// uid 0, gid 0 (runc's tty.bats writes such files). The field is added before decoding.
+    static func withDefaultUser(_ bytes: [UInt8]) -> [UInt8] {
+        guard let probe = try? JSONDecoder().decode(UserField.self, from: Data(bytes)), probe.user == nil,
+              let brace = bytes.firstIndex(of: UInt8(ascii: "{")) else { return bytes }
+        let rest = bytes[(brace + 1)...].first { ![0x20, 0x09, 0x0a, 0x0d].contains($0) }
+        let field = #""user":{"uid":0,"gid":0}"# + (rest == UInt8(ascii: "}") ? "" : ",")
+        var patched = bytes
+        patched.insert(contentsOf: Array(field.utf8), at: brace + 1)
+        return patched
     }
 
     private func ps(_ arguments: [String]) throws -> Int32 {

@@ -134,6 +134,46 @@ struct RuncConformanceTests {
         try Data((v2 ? "0" : "THAWED").utf8).write(to: URL(fileURLWithPath: directory + (v2 ? "/cgroup.freeze" : "/freezer.state")))
     }
 
+    @Test func execProcessFileWithoutUserRunsAsRoot() throws {
+        let bundle = try Bundle(args: ["sleep", "30"])
+        defer { bundle.destroy() }
+        #expect(try bundle.create().succeeded)
+        #expect(try bundle.runtime(["start", bundle.id]).succeeded)
+        // As runc's tty.bats writes it: no "user" (runc's Process.User is a plain struct: uid 0, gid 0).
+        let file = bundle.directory + "/process.json"
+        try Data(#"{"args": ["sh", "-c", "id -u; id -g"], "cwd": "/"}"#.utf8).write(to: URL(fileURLWithPath: file))
+        let result = try bundle.runtime(["exec", "--process", file, bundle.id])
+        #expect(result.succeeded, "\(result.stderr)")
+        #expect(result.stdout == "0\n0\n")
+    }
+
+    @Test func sharingACgroupWarns() throws {
+        let first = try Bundle(args: ["sleep", "30"])
+        defer { first.destroy() }
+        let second = try Bundle(args: ["true"])
+        defer { second.destroy() }
+        let path = "/berth-test-shared-\(first.id)"
+        first.spec.linux?.cgroupsPath = path
+        second.spec.linux?.cgroupsPath = path
+        #expect(try first.create().succeeded)
+        let result = try second.create()
+        #expect(result.succeeded, "\(result.stderr)")
+        #expect(result.stderr.contains("container's cgroup is not empty: 1 process(es) found"), "\(result.stderr)")
+    }
+
+    @Test func unifiedResourcesOnCgroupV1AreRefused() throws {
+        guard !FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") else { return }
+        let bundle = try Bundle(args: ["true"])
+        defer { bundle.destroy() }
+        var resources = bundle.spec.linux?.resources ?? Resources()
+        resources.unified = ["memory.min": "131072"]
+        bundle.spec.linux?.resources = resources
+        let result = try bundle.create()
+        #expect(result.status == 1)
+        #expect(errorLine(result) == "berth: invalid configuration: cannot use unified on cgroup v1", "\(result.stderr)")
+        #expect(bundle.leftovers().isEmpty, "\(bundle.leftovers())")
+    }
+
     @Test(arguments: ["shared", "rshared"])
     func sharedRootfsPropagation(_ propagation: String) throws {
         let bundle = try Bundle(privateRootfs: true)
