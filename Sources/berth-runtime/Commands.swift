@@ -206,14 +206,17 @@ struct Commands {
                 return gid
             }
             if !gids.isEmpty { base.user.additionalGids = gids }
-            if scanned.bool("no-new-privs") { base.noNewPrivileges = true }
+            // As runc (context.IsSet): given, the flag decides either way, so --no-new-privs=false turns
+            // off the config's no_new_privs.
+            if scanned.string("no-new-privs") != nil { base.noNewPrivileges = scanned.bool("no-new-privs") }
             let added = scanned.strings("cap")
             if !added.isEmpty {
+                // runc's sets: not inheritable, so the ambient entry is raised only if the config already
+                // has the capability inheritable.
                 var caps = base.capabilities ?? Spec.Capabilities()
                 caps.bounding = (caps.bounding ?? []) + added
                 caps.effective = (caps.effective ?? []) + added
                 caps.permitted = (caps.permitted ?? []) + added
-                caps.inheritable = (caps.inheritable ?? []) + added
                 caps.ambient = (caps.ambient ?? []) + added
                 base.capabilities = caps
             }

@@ -134,6 +134,26 @@ struct RuncConformanceTests {
         try Data((v2 ? "0" : "THAWED").utf8).write(to: URL(fileURLWithPath: directory + (v2 ? "/cgroup.freeze" : "/freezer.state")))
     }
 
+    @Test func execCapAndNoNewPrivsFlagsSetWhatRuncSets() throws {
+        let bundle = try Bundle(args: ["sleep", "30"])
+        defer { bundle.destroy() }
+        // runc's spec template: no inheritable set, no_new_privs on.
+        #expect(bundle.spec.process?.capabilities?.inheritable == nil)
+        #expect(bundle.spec.process?.noNewPrivileges == true)
+        #expect(try bundle.create().succeeded)
+        #expect(try bundle.runtime(["start", bundle.id]).succeeded)
+        let probe = ["sh", "-c", "grep -E '^(CapInh|CapPrm|CapAmb|NoNewPrivs)' /proc/self/status | tr '\\t\\n' '= '"]
+        // --cap: bounding, effective, permitted and ambient, not inheritable (so not raised as ambient).
+        let caps = try bundle.runtime(["exec", "--cap", "CAP_SYS_ADMIN", bundle.id] + probe)
+        #expect(caps.succeeded, "\(caps.stderr)")
+        #expect(caps.stdout == "CapInh:=0000000000000000 CapPrm:=0000000020200420 CapAmb:=0000000000000000 NoNewPrivs:=1 ")
+        // Given with a value, the flag decides either way.
+        for (flag, expected) in [("--no-new-privs=false", "0"), ("--no-new-privs", "1"), ("--no-new-privs=true", "1")] {
+            let result = try bundle.runtime(["exec", flag, bundle.id] + probe)
+            #expect(result.stdout.hasSuffix("NoNewPrivs:=\(expected) "), "\(flag): \(result.stdout) \(result.stderr)")
+        }
+    }
+
     @Test func execProcessFileWithoutUserRunsAsRoot() throws {
         let bundle = try Bundle(args: ["sleep", "30"])
         defer { bundle.destroy() }
