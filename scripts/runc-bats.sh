@@ -8,8 +8,9 @@
 # As root. runc's source comes from Debian (apt-get source, cached in .build/runc-src); the images are
 # tarballs of the local busybox rootfs (scripts/make-busybox-rootfs.sh): no network but Debian's mirror.
 # Tests listed in tests/runc-bats/skips.txt (runc-internal, or failing with runc itself here) are skipped
-# with their reason. Prints one line per failure and "runc-bats: N passed, M failed, K skipped"; exits
-# non-zero if any test that ran failed. TAP logs: .build/runc-bats/<runtime>/logs/.
+# with their reason; failures listed in tests/runc-bats/known-failures.txt (areas other work owns) are
+# reported as KNOWN. Prints one line per failure and "runc-bats: N passed, M failed, J known failures,
+# K skipped"; exits non-zero if any other test that ran failed. TAP logs: .build/runc-bats/<runtime>/logs/.
 set -uo pipefail
 export LC_ALL=C
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +19,7 @@ case $RUNC in /*) ;; *) RUNC=$PWD/$RUNC ;; esac
 src_cache=$repo/.build/runc-src
 work=$repo/.build/runc-bats
 skips=$repo/tests/runc-bats/skips.txt
+known_file=$repo/tests/runc-bats/known-failures.txt
 version=1.1.5
 per_file_timeout=${RUNC_BATS_FILE_TIMEOUT:-600}
 
@@ -114,7 +116,18 @@ files=("$@")
 export RUNC
 echo "runc-bats: runc $version's tests/integration against $RUNC"
 started=$SECONDS
-pass=0 fail=0 skip=0
+pass=0 fail=0 skip=0 known=0
+# known-failures.txt: "FILE.bats | test name | why", berth-runtime failures whose area other work owns
+# right now. They still run; a listed failure is reported as KNOWN and does not fail the run, a listed
+# test that passes is reported so the line can go. RUNC_BATS_STRICT=1 (or running real runc) ignores it.
+known_list=()
+if [ "${RUNC_BATS_STRICT:-}" != 1 ] && [ "$(basename "$RUNC")" != runc ] && [ -f "$known_file" ]; then
+    while IFS= read -r line; do
+        case $line in ''|'#'*) continue ;; esac
+        known_list+=("$(awk -F' [|] ' '{print $1 " | " $2}' <<<"$line")")
+    done < "$known_file"
+fi
+is_known() { local k; for k in "${known_list[@]}"; do [ "$k" = "$1" ] && return 0; done; return 1; }
 for f in "${files[@]}"; do
     f=$(basename "$f")
     [ -f "$suite/$f" ] || die "no $f in the suite"
@@ -132,8 +145,18 @@ for f in "${files[@]}"; do
     s=$(grep -c '^ok .* # skip' "$logs/$f.tap" | tr -d ' ')
     n=$(grep -c '^not ok ' "$logs/$f.tap" | tr -d ' ')
     planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$logs/$f.tap" | head -1)
-    pass=$((pass + p - s)) skip=$((skip + s)) fail=$((fail + n))
-    grep '^not ok ' "$logs/$f.tap" | sed "s/^not ok [0-9]* /FAIL $f: /"
+    pass=$((pass + p - s)) skip=$((skip + s))
+    while IFS= read -r name; do
+        [ -n "$name" ] || continue
+        if is_known "$f | $name"; then
+            echo "KNOWN $f: $name"; known=$((known + 1))
+        else
+            echo "FAIL $f: $name"; fail=$((fail + 1))
+        fi
+    done < <(sed -n 's/^not ok [0-9]* //p' "$logs/$f.tap")
+    while IFS= read -r name; do
+        is_known "$f | $name" && echo "FIXED $f: $name (passes now: remove it from known-failures.txt)"
+    done < <(grep '^ok ' "$logs/$f.tap" | grep -v '^ok .* # skip' | sed 's/^ok [0-9]* //')
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
         lost=$(( ${planned:-0} - p - n ))
         [ "$lost" -gt 0 ] || lost=1
@@ -144,5 +167,5 @@ for f in "${files[@]}"; do
         fail=$((fail + 1))
     fi
 done
-echo "runc-bats: $pass passed, $fail failed, $skip skipped ($((SECONDS - started))s; logs in $logs)"
+echo "runc-bats: $pass passed, $fail failed, $known known failures, $skip skipped ($((SECONDS - started))s; logs in $logs)"
 [ "$fail" = 0 ]

@@ -76,4 +76,8 @@ def main():
         sys.exit("recvtty: need to select a valid mode: " + args.mode)
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (OSError, RuntimeError) as error:
+        # Go's recvtty bails with one line too (e.g. the runtime failed before sending the master).
+        sys.exit("recvtty: %s" % error)
