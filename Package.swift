@@ -44,18 +44,20 @@ let package = Package(
         // it can call Runtime.create in-process; linked statically because it lives as long as its container.
         .target(name: "Monitor", dependencies: ["Runtime", "Cgroups", "Linux", "OCISpec"]),
         .executableTarget(name: "berth-monitor", dependencies: ["Monitor"], linkerSettings: staticExecutable),
+        // CNI: network definitions as conflists, the real plugins executed per the CNI spec.
+        .target(name: "Network", dependencies: ["Linux", "CBerth"]),
         // The Docker-style engine both faces share (the CLI now, `berth serve` later).
         .target(
             name: "Engine",
             dependencies: [
-                "Images", "Runtime", "Cgroups", "Linux", "OCISpec", "Monitor",
+                "Images", "Runtime", "Cgroups", "Linux", "OCISpec", "Monitor", "Network",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .executableTarget(
             name: "berth",
             dependencies: [
-                "Cgroups", "Linux", "Images", "Runtime", "Engine", "Template",
+                "Cgroups", "Linux", "Images", "Runtime", "Engine", "Template", "Network",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

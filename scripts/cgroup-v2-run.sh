@@ -47,6 +47,8 @@ JOB=$(mktemp -d "$ROOT/.build/cgroup-v2/job.XXXXXX")
 trap 'rm -rf "$JOB"' EXIT
 {
     printf 'export PATH=%q HOME=/tmp TERM=dumb\n' "$PATH"
+    # berth's own settings reach the guest (BERTH_DEFAULT_NETWORK, ...); the runner's BERTH_V2_* do not.
+    env | grep '^BERTH_' | grep -v '^BERTH_V2_' | while IFS= read -r setting; do printf 'export %q\n' "$setting"; done
     printf 'cd %q || exit 125\n' "$PWD"
     printf '%q ' "$@"; printf '\n'
 } > "$JOB/cmd"

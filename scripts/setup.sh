@@ -7,6 +7,7 @@ packages=(
     runc crun procps iproute2 util-linux time jq tini catatonit   # runtime tests, bench, ps; tini-static for run --init, catatonit for podman --init
     skopeo umoci docker-registry podman libssl-dev python3 zstd  # image tests (issue 4); libcrypto for digests
     buildah docker.io containerd                               # the interop corpus (scripts/interop-corpus.sh)
+    containernetworking-plugins iptables                       # engine networks: the CNI plugins under /usr/lib/cni
     qemu-system-x86 linux-image-amd64                          # the cgroup v2 kernel for tests
     bats gawk gcc libc6-dev dpkg-dev                           # runc's bats suite (scripts/runc-bats.sh): runner, helpers, apt-get source
 )

@@ -35,7 +35,9 @@ if [ "${BERTH_SKIP_V2:-}" != 1 ]; then
     # The engine on cgroup v2: the lifecycle, limits, restart and output tests (user-mode Linux only: under
     # qemu TCG they take too long for CI).
     echo "== cgroup v2 kernel: EngineTests (lifecycle, limits, restart, formats, OOM, stats)"
-    BERTH_V2_BACKEND=uml ./scripts/cgroup-v2-run.sh --filter 'runPrintsOutputAndReturnsTheExitCode|detachedContainerStopsWithItsStopSignalAndSaysWhy|limitsAndFlagsReachTheContainer|restartPolicyOnFailureCountsRestarts|psFormatsAndFilters|oomKillOfPID1IsReported|oomKillOfAChildIsToldApartFromPID1|containerProcessesDoNotInheritTheMonitorsOOMScore|statsAndKernelViewShowUsageAgainstLimits'
+    # Debian's user-mode kernel has no bridge or veth devices: these containers use no network there
+    # (networking is tested on this host, and it does not depend on the cgroup version).
+    BERTH_DEFAULT_NETWORK=none BERTH_V2_BACKEND=uml ./scripts/cgroup-v2-run.sh --filter 'runPrintsOutputAndReturnsTheExitCode|detachedContainerStopsWithItsStopSignalAndSaysWhy|limitsAndFlagsReachTheContainer|restartPolicyOnFailureCountsRestarts|psFormatsAndFilters|oomKillOfPID1IsReported|oomKillOfAChildIsToldApartFromPID1|containerProcessesDoNotInheritTheMonitorsOOMScore|statsAndKernelViewShowUsageAgainstLimits'
     case $? in
         0) ;;
         125) echo "engine on v2: NOT RUN (user-mode Linux cannot run on this machine)" ;;

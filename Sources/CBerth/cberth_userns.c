@@ -88,3 +88,28 @@ int berth_userns_fd(const char *uid_map, const char *gid_map) {
     errno = saved;
     return result;
 }
+
+// A new network namespace as an fd of its nsfs file, from a throwaway child (same pattern as above): the
+// engine bind-mounts it to a file before the container exists, so that CNI can set it up and tear it down
+// independently of the container's processes.
+int berth_netns_fd(void) {
+    int gate[2];
+    if (pipe2(gate, O_CLOEXEC) < 0) return -1;
+    pid_t child = (pid_t)syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (child < 0) { int saved = errno; close(gate[0]); close(gate[1]); errno = saved; return -1; }
+    if (child == 0) {
+        char byte;
+        close(gate[1]);
+        while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {}
+        _exit(0);
+    }
+    close(gate[0]);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)child);
+    int result = open(path, O_RDONLY | O_CLOEXEC);
+    int saved = errno;
+    close(gate[1]);
+    while (waitpid(child, NULL, __WALL) < 0 && errno == EINTR) {}
+    errno = saved;
+    return result;
+}

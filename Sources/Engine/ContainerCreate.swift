@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Images
 import Linux
+import Network
 import OCISpec
 
 /// What `create`/`run` ask for: docker's Config and HostConfig, as the CLI (or later the API) filled them in.
@@ -27,6 +28,16 @@ extension Engine {
             throw EngineError("Unable to find image '\(config.Image)' locally", "", exitCode: 125)
         }
         try Self.validate(host)
+        if let network = try cniNetwork(host.NetworkMode), let ip = host.RequestedIPv4 {
+            guard let address = Subnet.parse(ip), let subnet = Subnet(parsing: network.subnet), subnet.contains(address) else {
+                throw EngineError("invalid --ip \(ip)", "it is not in network \(network.name)'s subnet \(network.subnet)")
+            }
+            if let range = network.ipRange.flatMap(Subnet.init(parsing:)), !range.contains(address) {
+                throw EngineError("invalid --ip \(ip)", "it is not in network \(network.name)'s --ip-range \(range.description)")
+            }
+            let users = try metadata.containers().filter { $0.Network?.attachments.contains { $0.address == ip && $0.network == network.name } == true }
+            if let user = users.first { throw EngineError("Address already in use", "\(ip) is \(user.Name)'s") }
+        }
         let execution = image.config.config ?? ImageConfig.Execution()
         if config.Entrypoint == nil { config.Entrypoint = execution.Entrypoint }
         if config.Cmd == nil && request.config.Entrypoint == nil { config.Cmd = execution.Cmd }
@@ -139,11 +150,12 @@ extension Engine {
         if host.BlkioWeight != 0 && !(10...1000).contains(host.BlkioWeight) {
             throw EngineError("invalid --blkio-weight \(host.BlkioWeight)", "it must be between 10 and 1000")
         }
-        switch host.NetworkMode {
-        case "none", "host", "default": break
-        case let mode where mode.hasPrefix("container:"): break
-        default:
-            throw EngineError("network \(host.NetworkMode) not found", "this build has the none, host and container:NAME networks (bridge networks are issue #9)")
+        if host.RequestedIPv4 != nil && ["none", "host"].contains(host.NetworkMode) || host.NetworkMode.hasPrefix("container:") && host.RequestedIPv4 != nil {
+            throw EngineError("invalid --ip", "a fixed address needs a bridge or user network")
+        }
+        if let ip = host.RequestedIPv4, Subnet.parse(ip) == nil { throw EngineError("invalid IPv4 address: \(ip)", "") }
+        if !(host.PortBindings ?? [:]).isEmpty && (host.NetworkMode == "host" || host.NetworkMode == "none" || host.NetworkMode.hasPrefix("container:")) {
+            throw EngineError("conflicting options: port publishing and the \(host.NetworkMode) network mode", "")
         }
         for mode in [host.PidMode, host.UTSMode] where !(mode.isEmpty || mode == "host" || mode.hasPrefix("container:")) {
             throw EngineError("invalid namespace mode \(mode)", "use host or container:NAME")
@@ -188,7 +200,9 @@ extension Engine {
         } else {
             hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
                 + "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-            if host.NetworkMode == "none" || host.NetworkMode == "default" {
+            if let address = record.Network?.attachments.first?.address {
+                hosts += "\(address)\t\(record.Config.Hostname)\n"
+            } else if !host.NetworkMode.hasPrefix("container:") {
                 hosts += "127.0.1.1\t\(record.Config.Hostname)\n"
             }
             // docker's rule: the host's resolvers, without loopback ones (unreachable from a network namespace).

@@ -66,7 +66,12 @@ extension Engine {
             do throws(SystemError) { try Files.makeDirectories(paths.directory, mode: 0o700) } catch {
                 throw EngineError("creating \(paths.directory)", error.description)
             }
-            try writeRuntimeConfig(record)
+            let networkNamespace = try setUpNetwork(&record)
+            do throws(EngineError) { try writeRuntimeConfig(record, networkNamespace: networkNamespace) } catch {
+                tearDownNetwork(&record)
+                try? metadata.update(record)
+                throw error
+            }
             var monitor = MonitorConfig(id: record.Id, bundle: bundlePath(record.Id), runtimeRoot: runtimeRoot,
                                         stateDirectory: paths.directory)
             let log = record.HostConfig.LogConfig
@@ -122,7 +127,7 @@ extension Engine {
     }
 
     /// config.json of the bundle, made afresh at every start (namespaces of `container:NAME` name its current pid).
-    func writeRuntimeConfig(_ record: ContainerInfo) throws(EngineError) {
+    func writeRuntimeConfig(_ record: ContainerInfo, networkNamespace: String? = nil) throws(EngineError) {
         let bundle = bundlePath(record.Id)
         do { try ImageBundle.ensureMounted(store: images, image: record.Image, bundle: bundle, idMap: UserNamespaces.map(of: record.HostConfig)) } catch {
             throw EngineError("mounting the container's root filesystem", error.description)
@@ -139,6 +144,7 @@ extension Engine {
             }
             paths[type] = "/proc/\(other.State.Pid)/ns/" + (type == "network" ? "net" : type)
         }
+        if let networkNamespace { paths["network"] = networkNamespace }
         let initBinary = host.Init == true ? try Self.initBinary() : nil
         let builder = SpecBuilder(container: record, image: image.config, rootfs: bundle + "/rootfs",
                                   directory: containerDirectory(record.Id),
@@ -242,6 +248,8 @@ extension Engine {
         do { try runtime.delete(id: id, force: true) } catch {
             throw EngineError("removing the runtime state of \(id)", error.description)
         }
+        var detached = record
+        tearDownNetwork(&detached)
         try removeFiles(record)
         try metadata.deleteContainer(id: id)
         if volumes || record.HostConfig.AutoRemove {
@@ -276,9 +284,10 @@ extension Engine {
             Events.record(self, type: "container", action: "die", record: record,
                           extra: ["exitCode": String(record.State.ExitCode)])
             if record.HostConfig.AutoRemove {
-                try removeLocked(id, force: true, volumes: true, fromCleanup: true)
+                try removeLocked(id, force: true, volumes: true, fromCleanup: true)   // tears the network down too
                 return
             }
+            tearDownNetwork(&record)
             try metadata.update(record)
             try? Files.removeTree(paths.directory)
         }

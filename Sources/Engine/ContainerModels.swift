@@ -22,6 +22,9 @@ public struct ContainerInfo: Codable, Sendable {
     /// Volumes made for this container only (`-v /path`, the image's VOLUMEs), removed with `rm -v`.
     public var AnonymousVolumes: [String]
     public var LogPath: String
+    /// The container's place on its networks while it has one (berth's own field; inspect shows it as
+    /// docker's NetworkSettings).
+    public var Network: ContainerNetworkState?
 }
 
 /// docker's `State`, plus why the container last stopped, in words.
@@ -141,9 +144,15 @@ public struct HostConfig: Codable, Sendable {
     public var UsernsMode: String?
     /// The resolved mappings (podman's field); nil in the host's user namespace.
     public var IDMappings: IDMappingsJSON?
+    /// `-p`: "80/tcp" → [{HostIp, HostPort}] (HostPort "" for a random port), docker's shape.
+    public var PortBindings: [String: [PortBindingJSON]]?
+    /// `-P`: every port of the image's EXPOSE on a random host port.
+    public var PublishAllPorts: Bool?
+    /// `--ip` (docker keeps it in NetworkingConfig; one network per container here).
+    public var RequestedIPv4: String?
 
     public init() {
-        Binds = []; NetworkMode = "none"; RestartPolicy = RestartPolicyJSON(Name: "no", MaximumRetryCount: 0)
+        Binds = []; NetworkMode = "bridge"; RestartPolicy = RestartPolicyJSON(Name: "no", MaximumRetryCount: 0)
         AutoRemove = false; Mounts = []; Tmpfs = [:]; CapAdd = []; CapDrop = []; GroupAdd = []; IpcMode = "private"
         PidMode = ""; UTSMode = ""; CgroupnsMode = ""; Privileged = false; ReadonlyRootfs = false; SecurityOpt = []
         ShmSize = 64 * 1024 * 1024; Sysctls = [:]; Init = nil; Memory = 0; MemorySwap = 0; MemoryReservation = 0
@@ -151,6 +160,12 @@ public struct HostConfig: Codable, Sendable {
         Ulimits = []; OomKillDisable = false; OomScoreAdj = 0
         self.LogConfig = .init(Type: "json-file", Config: [:]); ExtraHosts = []; UsernsMode = ""
     }
+}
+
+public struct PortBindingJSON: Codable, Sendable, Equatable {
+    public var HostIp: String
+    public var HostPort: String
+    public init(HostIp: String, HostPort: String) { self.HostIp = HostIp; self.HostPort = HostPort }
 }
 
 public struct RestartPolicyJSON: Codable, Sendable, Equatable {

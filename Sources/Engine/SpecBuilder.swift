@@ -180,7 +180,11 @@ struct SpecBuilder {
         try add("pid", mode: host.PidMode)
         try add("ipc", mode: host.IpcMode == "private" || host.IpcMode == "shareable" ? "" : host.IpcMode)
         try add("uts", mode: host.UTSMode)
-        try add("network", mode: host.NetworkMode == "none" || host.NetworkMode == "default" ? "" : host.NetworkMode)
+        if let path = namespacePaths["network"], !host.NetworkMode.hasPrefix("container:") {
+            list.append(Spec.Namespace(type: "network", path: path))   // made and set up by CNI before the container
+        } else {
+            try add("network", mode: host.NetworkMode == "none" || host.NetworkMode == "default" || host.NetworkMode == "bridge" ? "" : host.NetworkMode)
+        }
         // docker: a private cgroup namespace by default on cgroup v2, the host's on v1.
         let cgroupDefault = CgroupDefaults.isUnifiedOnly ? "private" : "host"
         let cgroupMode = host.CgroupnsMode.isEmpty ? cgroupDefault : host.CgroupnsMode

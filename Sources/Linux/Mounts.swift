@@ -40,6 +40,10 @@ public struct ParsedMountOptions: Sendable, Equatable {
     public var isBind: Bool { flags.contains(.bind) }
     /// Options this runtime recognises but applies differently (idmap, tmpcopyup).
     public var extensions: [String] = []
+    /// `rro`, `rnosuid`, … : mount_setattr(2) attributes (MOUNT_ATTR_*) set or cleared on the whole tree.
+    public var recursiveSet: UInt64 = 0
+    public var recursiveClear: UInt64 = 0
+    public var hasRecursiveAttributes: Bool { recursiveSet != 0 || recursiveClear != 0 }
 
     public init() {}
 
@@ -85,11 +89,33 @@ public struct ParsedMountOptions: Sendable, Equatable {
             case "unbindable": propagation.append(.unbindable)
             case "runbindable": propagation.append([.unbindable, .recursive])
             case "idmap", "ridmap", "tmpcopyup": extensions.append(option)
+            case let recursive where Self.recursiveAttributes[recursive] != nil:
+                let (set, clear) = Self.recursiveAttributes[recursive] ?? (0, 0)
+                recursiveSet = (recursiveSet & ~clear) | set
+                recursiveClear = (recursiveClear & ~set) | clear
             case "defaults": break
             default: data.append(option)
             }
         }
     }
+
+    // MOUNT_ATTR_* of <linux/mount.h>. The atime settings are one field (MOUNT_ATTR__ATIME): setting one
+    // clears the field first; the negative forms go back to the kernel's default, relatime.
+    static let attrReadOnly: UInt64 = 0x1, attrNoSuid: UInt64 = 0x2, attrNoDev: UInt64 = 0x4, attrNoExec: UInt64 = 0x8
+    static let attrAtimeField: UInt64 = 0x70, attrRelAtime: UInt64 = 0, attrNoAtime: UInt64 = 0x10, attrStrictAtime: UInt64 = 0x20
+    static let attrNoDirAtime: UInt64 = 0x80, attrNoSymfollow: UInt64 = 0x200000
+    /// runc's recursive options (set, clear).
+    static let recursiveAttributes: [String: (UInt64, UInt64)] = [
+        "rro": (attrReadOnly, 0), "rrw": (0, attrReadOnly),
+        "rnosuid": (attrNoSuid, 0), "rsuid": (0, attrNoSuid),
+        "rnodev": (attrNoDev, 0), "rdev": (0, attrNoDev),
+        "rnoexec": (attrNoExec, 0), "rexec": (0, attrNoExec),
+        "rnodiratime": (attrNoDirAtime, 0), "rdiratime": (0, attrNoDirAtime),
+        "rrelatime": (attrRelAtime, attrAtimeField), "rnorelatime": (attrRelAtime, attrAtimeField),
+        "rnoatime": (attrNoAtime, attrAtimeField), "ratime": (attrRelAtime, attrAtimeField),
+        "rstrictatime": (attrStrictAtime, attrAtimeField), "rnostrictatime": (attrRelAtime, attrAtimeField),
+        "rnosymfollow": (attrNoSymfollow, 0), "rsymfollow": (0, attrNoSymfollow),
+    ]
 
     /// Per-mount-point flags that a bind remount applies (mount(2) ignores them on the first bind).
     public var remountFlags: MountFlags {
@@ -105,6 +131,20 @@ public enum Mounts {
             + (data.map { $0.isEmpty ? "" : " (\($0))" } ?? "")
         try check("mount", subject) {
             Glibc.mount(source, target, type, flags.rawValue, data)
+        }
+    }
+
+    /// mount_setattr(2) with AT_RECURSIVE on the mount `fd` (an O_PATH fd of its root) and every mount below it.
+    public static func setAttributesRecursively(fd: Int32, path: String, set: UInt64, clear: UInt64) throws(SystemError) {
+        var attributes = mount_attr()
+        attributes.attr_set = set
+        attributes.attr_clr = clear
+        // AT_EMPTY_PATH (0x1000) | AT_RECURSIVE (0x8000): the Glibc module hides both behind _GNU_SOURCE.
+        let result = mount_setattr(fd, "", 0x1000 | 0x8000, &attributes, MemoryLayout<mount_attr>.size)
+        if result != 0 {
+            let code = errno
+            let hint = code == ENOSYS ? " (recursive mount attributes need Linux 5.12 or later)" : ""
+            throw SystemError("mount_setattr", path + hint, errno: code)
         }
     }
 

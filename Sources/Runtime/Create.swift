@@ -165,9 +165,13 @@ extension Runtime {
         var unifiedFd: Int32 = -1
         if let directory = fastJoin?.unifiedDirectory { unifiedFd = open(directory, 0o10000000 | O_DIRECTORY | O_CLOEXEC) }
         defer { if unifiedFd >= 0 { close(unifiedFd) } }
-        let context = InitContext(record: record, spec: spec, plan: plan, syncFd: childEnd, stateDirectoryFd: stateDirectoryFd,
+        var context = InitContext(record: record, spec: spec, plan: plan, syncFd: childEnd, stateDirectoryFd: stateDirectoryFd,
                                   consoleSocket: consoleSocket, options: options, cgroupMode: Cgroups.detectMode(),
                                   selfJoinTaskFiles: fastJoin?.selfJoinTaskFiles ?? [])
+        if plan.new.contains(.user) || plan.joins.contains(where: { $0.kind == .user }) {
+            context.bindSources = Self.openBindSources(spec: spec, bundle: record.bundle)
+        }
+        defer { for fd in context.bindSources.values { close(fd) } }
         var child: pid_t = -1
         var bornInCgroup = false
         if unifiedFd >= 0 {
@@ -188,6 +192,11 @@ extension Runtime {
         for entry in restore { _ = berth_setns(entry.fd, entry.kind.cloneFlag); close(entry.fd) }
         restore = []
         cleanup.process = child
+        // Written here, by host root: in a new user namespace the init may not write its own (the proc file
+        // belongs to the host's root), as runc's nsexec also sets it before the user namespace.
+        if let adjustment = spec.process?.oomScoreAdj {
+            try step("setting oom_score_adj to \(adjustment)") { try Files.write("/proc/\(child)/oom_score_adj", "\(adjustment)") }
+        }
         let sync = SyncChannel(fd: parentEnd)
 
         if plan.new.contains(.user) && !plan.isStaged {
@@ -233,6 +242,24 @@ extension Runtime {
     private func reap(_ pid: Int32) -> Int32 {
         var status: Int32 = 0
         return waitpid(pid, &status, 0) == pid ? Processes.exitCode(status) : -1
+    }
+
+    /// What the init of a user-namespaced container bind-mounts, cloned here as detached mount trees with the
+    /// host's credentials (open_tree(OPEN_TREE_CLONE)): in its new user namespace the init may not reach a
+    /// source by path (a 0700 directory of the host's root), and a detached tree, unlike an fd of a host
+    /// mount, can be attached in its mount namespace. A source that cannot be cloned is left to the init,
+    /// which reports it by path.
+    static func openBindSources(spec: Spec, bundle: String) -> [Int: Int32] {
+        var fds: [Int: Int32] = [:]
+        for (index, mount) in (spec.mounts ?? []).enumerated() {
+            let options = ParsedMountOptions(mount.options ?? [])
+            guard options.isBind || mount.type == "bind", var source = mount.source, !source.isEmpty else { continue }
+            if !source.hasPrefix("/") { source = bundle + "/" + source }
+            let recursive: UInt32 = options.flags.contains(.recursive) ? 0x8000 : 0   // AT_RECURSIVE
+            let fd = open_tree(AT_FDCWD, source, UInt32(OPEN_TREE_CLONE) | UInt32(OPEN_TREE_CLOEXEC) | recursive)
+            if fd >= 0 { fds[index] = fd }
+        }
+        return fds
     }
 
     private func writeIDMappings(pid: Int32, spec: Spec) throws(RuntimeError) {

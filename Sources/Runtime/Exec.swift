@@ -145,6 +145,10 @@ struct ExecJoiner {
         // So the user namespace comes last, the mount namespace just before it.
         let ordered = namespaces.filter { $0.kind != .user && $0.kind != .mount } + namespaces.filter { $0.kind == .mount }
             + namespaces.filter { $0.kind == .user }
+        // Before the user namespace, for the same reason as the init's (see Create).
+        if let adjustment = process.oomScoreAdj {
+            try step("setting oom_score_adj to \(adjustment)") { try Files.write("/proc/self/oom_score_adj", "\(adjustment)") }
+        }
         for entry in ordered {
             try step("joining \(entry.kind.rawValue) namespace of the container") {
                 try Namespaces.join(fd: entry.fd, kind: entry.kind, name: "/proc/\(initPid)/ns/\(entry.kind.procName)")

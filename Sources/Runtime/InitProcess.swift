@@ -17,6 +17,9 @@ struct InitContext {
     let cgroupMode: CgroupMode
     /// v1 `tasks` files to join by writing "0" (empty when the parent moves us).
     let selfJoinTaskFiles: [String]
+    /// Detached mount trees of bind-mount sources (by index in `mounts`), cloned by the parent before the clone
+    /// (see `Create.openBindSources`).
+    var bindSources: [Int: Int32] = [:]
 }
 
 /// The container's first process, from clone() to execve(). It runs in the clone child of a
@@ -70,7 +73,7 @@ struct InitProcess {
         let rootfs = RootfsSetup(spec: spec, rootfs: context.record.rootfs, bundle: context.record.bundle,
                                  inUserNamespace: context.plan.new.contains(.user) || context.plan.joins.contains { $0.kind == .user },
                                  newCgroupNamespace: context.plan.new.contains(.cgroup), cgroupMode: context.cgroupMode,
-                                 cgroupPath: context.record.cgroupPath)
+                                 cgroupPath: context.record.cgroupPath, bindSources: context.bindSources)
         try rootfs.mountAll()
         if hasRuntimeHooks {
             try step("sync") { try sync.send(SyncMessage.runHooks) }

@@ -64,7 +64,9 @@ struct ProcessLaunch {
         for limit in process.rlimits ?? [] {
             try step("setting \(limit.type)") { try ResourceLimits.set(limit.type, soft: limit.soft, hard: limit.hard) }
         }
-        if let adjustment = process.oomScoreAdj {
+        // Usually set already, before any user namespace (by the parent for an init, by the joiner for exec).
+        if let adjustment = process.oomScoreAdj,
+           (try? Files.read("/proc/self/oom_score_adj"))?.split(separator: "\n").first != Substring("\(adjustment)") {
             try step("setting oom_score_adj to \(adjustment)") { try Files.write("/proc/self/oom_score_adj", "\(adjustment)") }
         }
         // Only stdio and the fds the caller asked to preserve reach the container.

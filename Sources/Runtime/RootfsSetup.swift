@@ -15,6 +15,8 @@ struct RootfsSetup {
     let newCgroupNamespace: Bool
     let cgroupMode: CgroupMode
     let cgroupPath: String
+    /// Bind sources opened by the parent (see `InitContext.bindSources`).
+    var bindSources: [Int: Int32] = [:]
 
     private static let openPath: Int32 = 0o10000000
 
@@ -34,7 +36,7 @@ struct RootfsSetup {
         var devIsBound = false
         for (index, mount) in (spec.mounts ?? []).enumerated() {
             let what = "mounts[\(index)] (\(mount.destination))"
-            try step(what) { try self.mountOne(mount, rootFd: rootFd) }
+            try step(what) { try self.mountOne(mount, index: index, rootFd: rootFd) }
             if ScopedPath.clean(mount.destination) == "/dev" && ParsedMountOptions(mount.options ?? []).isBind { devIsBound = true }
         }
         if !devIsBound {
@@ -59,6 +61,11 @@ struct RootfsSetup {
 
     /// After pivot_root: masked and read-only paths, then a read-only root if asked.
     func finish() throws(RuntimeError) {
+        // A read-only /dev tmpfs was mounted writable for its nodes, links and submounts (runc does the same).
+        let devMount = (spec.mounts ?? []).last { ScopedPath.clean($0.destination) == "/dev" }
+        if let devMount, devMount.type == "tmpfs", ParsedMountOptions(devMount.options ?? []).flags.contains(.readOnly) {
+            try step("making /dev read-only") { try self.remount("/dev", flags: ParsedMountOptions(devMount.options ?? []).remountFlags) }
+        }
         for path in spec.linux?.readonlyPaths ?? [] {
             try step("making \(path) read-only") { try self.makeReadOnly(path, recursive: true) }
         }
@@ -76,13 +83,13 @@ struct RootfsSetup {
 
     // MARK: - one mount
 
-    private func mountOne(_ mount: Spec.Mount, rootFd: Int32) throws {
+    private func mountOne(_ mount: Spec.Mount, index: Int, rootFd: Int32) throws {
         var options = ParsedMountOptions(mount.options ?? [])
         let type = mount.type.flatMap { $0.isEmpty ? nil : $0 } ?? (options.isBind ? "bind" : "")
         if type == "bind" { options.flags.insert(.bind) }
         let destination = ScopedPath.clean(mount.destination)
         if options.isBind {
-            try bindMount(mount, options: options, destination: destination, rootFd: rootFd)
+            try bindMount(mount, options: options, destination: destination, rootFd: rootFd, sourceFd: bindSources[index])
         } else if type == "cgroup" || type == "cgroup2" {
             try mountCgroups(options: options, destination: destination, rootFd: rootFd)
         } else {
@@ -93,9 +100,16 @@ struct RootfsSetup {
             var data = options.data
             if type == "devpts" && inUserNamespace { data.removeAll { $0.hasPrefix("gid=") } }
             let data_ = data.joined(separator: ",")
+            // A read-only tmpfs is mounted writable and made read-only per mount afterwards, as runc does:
+            // so that tmpcopyup can fill it, and /dev (made read-only in `finish`) can still get its nodes.
+            let readOnlyTmpfs = type == "tmpfs" && options.flags.contains(.readOnly)
+            var flags = options.flags.subtracting(.remount)
+            if readOnlyTmpfs { flags.remove(.readOnly) }
+            // A tmpfs without mode= takes the mode of the directory it covers (runc's rule), not tmpfs's 1777.
+            var covered = stat()
+            let keepMode = type == "tmpfs" && !data.contains { $0.hasPrefix("mode=") } && fstat(target, &covered) == 0
             let result = Result { () throws(SystemError) in
-                try Mounts.mount(source: mount.source ?? type, target: targetPath, type: type,
-                                 flags: options.flags.subtracting(.remount), data: data_)
+                try Mounts.mount(source: mount.source ?? type, target: targetPath, type: type, flags: flags, data: data_)
             }
             if case .failure(let error) = result {
                 let refused = error.errno == EPERM || error.errno == EBUSY
@@ -120,6 +134,12 @@ struct RootfsSetup {
                 try TreeCopy.copyContents(of: targetPath, into: ScopedPath.procPath(of: mounted))
                 try TreeCopy.copyAttributes(of: targetPath, to: ScopedPath.procPath(of: mounted))
             }
+            if keepMode || (readOnlyTmpfs && destination != "/dev") {
+                let mounted = try ScopedPath.open(rootFd: rootFd, rootPath: rootfs, destination, flags: O_DIRECTORY | Self.openPath)
+                defer { close(mounted) }
+                if keepMode { _ = chmod(ScopedPath.procPath(of: mounted), covered.st_mode & 0o7777) }
+                if readOnlyTmpfs && destination != "/dev" { try remount(ScopedPath.procPath(of: mounted), flags: options.remountFlags) }
+            }
             if !options.propagation.isEmpty {
                 // The old fd names the directory underneath; propagation applies to the new mount on top.
                 let mounted = try ScopedPath.open(rootFd: rootFd, rootPath: rootfs, destination, flags: Self.openPath)
@@ -128,20 +148,43 @@ struct RootfsSetup {
                     try Mounts.mount(source: nil, target: ScopedPath.procPath(of: mounted), type: nil, flags: propagation)
                 }
             }
+            try applyRecursiveAttributes(options, destination: destination, rootFd: rootFd)
         }
     }
 
-    private func bindMount(_ mount: Spec.Mount, options: ParsedMountOptions, destination: String, rootFd: Int32) throws {
+    /// `rro`, `rnosuid`, …: mount_setattr(AT_RECURSIVE) on the new mount and everything under it (a plain
+    /// remount would change only the top mount of an rbind).
+    private func applyRecursiveAttributes(_ options: ParsedMountOptions, destination: String, rootFd: Int32) throws {
+        guard options.hasRecursiveAttributes else { return }
+        let mounted = try ScopedPath.open(rootFd: rootFd, rootPath: rootfs, destination, flags: Self.openPath)
+        defer { close(mounted) }
+        try Mounts.setAttributesRecursively(fd: mounted, path: destination, set: options.recursiveSet, clear: options.recursiveClear)
+    }
+
+    private func bindMount(_ mount: Spec.Mount, options: ParsedMountOptions, destination: String, rootFd: Int32,
+                           sourceFd: Int32?) throws {
         guard var source = mount.source, !source.isEmpty else { throw RuntimeError("bind mount", "no source given") }
         if !source.hasPrefix("/") { source = bundle + "/" + source }
         var st = stat()
-        guard stat(source, &st) == 0 else { throw SystemError("stat", source) }
+        if let sourceFd {
+            guard fstat(sourceFd, &st) == 0 else { throw SystemError("fstat", source) }
+        } else {
+            guard stat(source, &st) == 0 else { throw SystemError("stat", source) }
+        }
         let isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
         let target = try ScopedPath.prepareMountTarget(rootFd: rootFd, rootPath: rootfs, destination, asFile: !isDirectory)
         defer { close(target) }
         let targetPath = ScopedPath.procPath(of: target)
-        try Mounts.mount(source: source, target: targetPath, type: nil,
-                         flags: options.flags.intersection([.bind, .recursive]))
+        if let sourceFd {
+            // The parent's detached clone of the source, attached onto the target fd itself (both paths empty:
+            // move_mount does not follow the /proc/self/fd magic link of a path).
+            _ = try check("move_mount", source) {
+                move_mount(sourceFd, "", target, "", UInt32(MOVE_MOUNT_F_EMPTY_PATH) | UInt32(MOVE_MOUNT_T_EMPTY_PATH))
+            }
+        } else {
+            try Mounts.mount(source: source, target: targetPath, type: nil,
+                             flags: options.flags.intersection([.bind, .recursive]))
+        }
         if !options.remountFlags.isEmpty {
             // Re-open: the fd still points at the directory under the new mount.
             let mounted = try ScopedPath.open(rootFd: rootFd, rootPath: rootfs, destination, flags: Self.openPath)
@@ -153,6 +196,7 @@ struct RootfsSetup {
             defer { close(mounted) }
             try Mounts.mount(source: nil, target: ScopedPath.procPath(of: mounted), type: nil, flags: propagation)
         }
+        try applyRecursiveAttributes(options, destination: destination, rootFd: rootFd)
     }
 
     /// A bind remount keeps the flags the kernel locked on the source (in a user namespace nosuid,

@@ -8,7 +8,7 @@ struct Berth: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "berth",
         abstract: "Berth: containers, images, and the kernel's cgroups and namespaces made visible.",
-        subcommands: ContainerCommands.all + [ContainerGroup.self, VolumeGroup.self, EventsCommand.self, SystemGroup.self,
+        subcommands: ContainerCommands.all + [ContainerGroup.self, VolumeGroup.self, NetworkGroup.self, EventsCommand.self, SystemGroup.self,
                                               InfoCommand.self, VersionCommand.self]
             + ToolkitCommands.all + ImageCommands.all
     )

@@ -119,9 +119,20 @@ struct PortCommand: ParsableCommand {
 
     func run() throws {
         try engineCommand {
-            let record = try options.open().container(container)
-            // Published ports need the bridge network (issue #9); the none/host/container networks publish none.
-            if let port { throw EngineError("No public port '\(port.contains("/") ? port : port + "/tcp")' published for \(record.Name)", "") }
+            let engine = try options.open()
+            let record = engine.withLiveState(try engine.container(container))
+            let published = record.State.Running ? record.publishedPorts.filter { !$0.bindings.isEmpty } : []
+            if let port {
+                let key = port.contains("/") ? port : port + "/tcp"
+                guard let entry = published.first(where: { $0.port == key }) else {
+                    throw EngineError("No public port '\(key)' published for \(record.Name)", "")
+                }
+                for binding in entry.bindings { print("\(binding.HostIp):\(binding.HostPort)") }
+                return
+            }
+            for entry in published {
+                for binding in entry.bindings { print("\(entry.port) -> \(binding.HostIp):\(binding.HostPort)") }
+            }
         }
     }
 }

@@ -83,7 +83,7 @@ enum ContainerRow {
             ("Mounts", .string(record.Mounts.map { $0.Name ?? $0.Source }.joined(separator: ","))),
             ("Names", .string(record.Name)),
             ("Networks", .string(record.HostConfig.NetworkMode)),
-            ("Ports", .string("")),
+            ("Ports", .string(record.State.Running ? record.portSummary : "")),
             ("RunningFor", .string(HumanTime.ago(record.Created))),
             ("Size", .string(size ? HumanTime.bytes(Double(engine.writableSize(record.Id))) + " (virtual " + HumanTime.bytes(Double(engine.imageSize(record))) + ")" : "")),
             ("State", .string(record.State.Status)),

@@ -26,10 +26,34 @@ enum InspectView {
         fields.append(("GraphDriver", .object([("Data", .object([("UpperDir", .string("\(engine.root)/containers/\(record.Id)/bundle/overlay/upper")),
                                                                  ("MergedDir", .string("\(engine.root)/containers/\(record.Id)/bundle/rootfs"))])),
                                                ("Name", .string("overlay"))])))
-        fields.append(("NetworkSettings", .object([("Bridge", .string("")), ("SandboxKey", .string(record.State.Pid > 0 && record.HostConfig.NetworkMode != "host" ? "/proc/\(record.State.Pid)/ns/net" : "")),
-                                                   ("Ports", .object([])), ("IPAddress", .string("")),
-                                                   ("Networks", .object([(record.HostConfig.NetworkMode, .object([("NetworkID", .string(record.HostConfig.NetworkMode))]))]))])))
+        fields.append(("NetworkSettings", networkSettings(record, engine: engine)))
         return .object(fields)
+    }
+
+    /// docker's NetworkSettings: the address of each network, the published ports, the namespace.
+    static func networkSettings(_ record: ContainerInfo, engine: Engine) -> TemplateValue {
+        let running = record.State.Running
+        let attachment = running ? record.Network?.attachments.first : nil
+        let sandbox = record.Network?.namespacePath ?? (record.State.Pid > 0 && record.HostConfig.NetworkMode != "host" ? "/proc/\(record.State.Pid)/ns/net" : "")
+        let ports: TemplateValue = .object(running ? record.publishedPorts.map { entry in
+            (entry.port, entry.bindings.isEmpty ? .null : .array(entry.bindings.map { .object([("HostIp", .string($0.HostIp)), ("HostPort", .string($0.HostPort))]) }))
+        } : [])
+        let networkName = record.HostConfig.NetworkMode == "default" ? "bridge" : record.HostConfig.NetworkMode
+        let networkID = (try? engine.networks.network(networkName))?.id ?? ""
+        let endpoint: TemplateValue = .object([
+            ("IPAMConfig", record.HostConfig.RequestedIPv4.map { .object([("IPv4Address", .string($0))]) } ?? .null),
+            ("Links", .null), ("Aliases", .null), ("MacAddress", .string(attachment?.mac ?? "")),
+            ("NetworkID", .string(networkID)), ("EndpointID", .string(attachment == nil ? "" : record.Id)),
+            ("Gateway", .string(attachment?.gateway ?? "")), ("IPAddress", .string(attachment?.address ?? "")),
+            ("IPPrefixLen", .int(Int64(attachment?.prefixLength ?? 0))), ("IPv6Gateway", .string("")),
+            ("GlobalIPv6Address", .string("")), ("GlobalIPv6PrefixLen", .int(0)), ("DNSNames", .null),
+        ])
+        return .object([
+            ("Bridge", .string("")), ("SandboxID", .string(running ? record.Id : "")), ("SandboxKey", .string(running ? sandbox : "")),
+            ("Ports", ports), ("Gateway", .string(attachment?.gateway ?? "")), ("IPAddress", .string(attachment?.address ?? "")),
+            ("IPPrefixLen", .int(Int64(attachment?.prefixLength ?? 0))), ("MacAddress", .string(attachment?.mac ?? "")),
+            ("Networks", .object([(networkName, endpoint)])),
+        ])
     }
 
     static func image(_ image: ImageRecord) throws -> TemplateValue {

@@ -65,7 +65,12 @@ struct RunFlags: ParsableArguments {
     @Option(name: .customLong("userns"), help: "User namespace to use (host, auto[:size=N]).") var userns: String?
     @Option(name: .customLong("uidmap"), help: "UID map of a new user namespace (CONTAINER_ID:HOST_ID:SIZE).") var uidmap: [String] = []
     @Option(name: .customLong("gidmap"), help: "GID map of a new user namespace (CONTAINER_ID:HOST_ID:SIZE).") var gidmap: [String] = []
-    @Option(name: [.customLong("network"), .customLong("net")], help: "Connect a container to a network (none, host, container:NAME).") var network: String = "none"
+    @Option(name: [.customLong("network"), .customLong("net")], help: "Connect a container to a network (bridge, NAME, none, host, container:NAME; default $BERTH_DEFAULT_NETWORK or bridge).")
+    var network: String = ProcessInfo.processInfo.environment["BERTH_DEFAULT_NETWORK"] ?? "bridge"
+    @Option(name: [.customShort("p"), .customLong("publish")], help: "Publish a container's port(s) to the host ([HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]).") var publish: [String] = []
+    @Flag(name: [.customShort("P"), .customLong("publish-all")], help: "Publish all exposed ports to random ports.") var publishAll = false
+    @Option(name: .customLong("ip"), help: "IPv4 address (e.g., 172.30.100.104).") var ip: String?
+    @Option(name: .customLong("expose"), help: "Expose a port or a range of ports.") var expose: [String] = []
     @Option(name: .customLong("add-host"), help: "Add a custom host-to-IP mapping (host:ip).") var addHost: [String] = []
 
     func request(image: String, command: [String]) throws -> CreateRequest {
@@ -225,7 +230,20 @@ struct RunFlags: ParsableArguments {
         host.CgroupnsMode = cgroupns ?? ""
         host.UsernsMode = userns ?? ""
         if !uidmap.isEmpty || !gidmap.isEmpty { host.IDMappings = IDMappingsJSON(UidMap: uidmap, GidMap: gidmap) }
-        host.NetworkMode = network == "default" ? "none" : network
+        host.NetworkMode = network == "default" ? "bridge" : network
+        var bindings: [String: [PortBindingJSON]] = [:]
+        for spec in publish {
+            for entry in try PortSpec.parse(spec) { bindings[entry.key, default: []].append(entry.binding) }
+        }
+        if !bindings.isEmpty { host.PortBindings = bindings }
+        host.PublishAllPorts = publishAll ? true : nil
+        host.RequestedIPv4 = ip
+        var exposed = config.ExposedPorts ?? [:]
+        for spec in expose {
+            for entry in try PortSpec.parse(spec) { exposed[entry.key] = EmptyObject() }
+        }
+        for key in bindings.keys { exposed[key] = EmptyObject() }
+        if !exposed.isEmpty { config.ExposedPorts = exposed }
         if hostname != nil && network == "host" {
             throw EngineError("Conflicting options: hostname and the network mode", "")
         }

@@ -277,6 +277,56 @@ extension EngineSuite {
             }
         }
 
+        /// The monitor SIGKILLed at a sweep of moments after it starts (creating the container, starting it,
+        /// running it): `run -d` fails or succeeds, `ps -a` explains, `rm -f` cleans, nothing is left unowned.
+        @Test func theMonitorKilledAtAnyMomentOfStartLeavesARepairableState() throws {
+            _ = TestEngine.image
+            func monitors() -> [pid_t] {
+                ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> pid_t? in
+                    guard let pid = pid_t(entry),
+                          let cmdline = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8),
+                          cmdline.contains("berth-monitor"), cmdline.contains(TestEngine.runroot) else { return nil }
+                    return pid
+                }
+            }
+            for delay: UInt32 in [0, 2_000, 5_000, 10_000, 20_000, 40_000, 80_000] {
+                let name = uniqueName()
+                let before = Set(monitors())
+                let seconds = String(700_000 + delay)   // names this iteration's container process
+                let words = [berthBinary, "--root", TestEngine.root, "--runroot", TestEngine.runroot, "run", "-d", "--name", name, TestEngine.image, "sleep", seconds]
+                let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+                var actions = posix_spawn_file_actions_t()
+                posix_spawn_file_actions_init(&actions)
+                posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+                posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+                var cli: pid_t = 0
+                #expect(posix_spawn(&cli, berthBinary, &actions, nil, argv, environ) == 0)
+                posix_spawn_file_actions_destroy(&actions)
+                for p in argv { free(p) }
+                var monitor: pid_t?
+                let deadline = Date().addingTimeInterval(10)
+                while monitor == nil && Date() < deadline {
+                    monitor = monitors().first { !before.contains($0) }
+                    if monitor == nil { usleep(200) }
+                }
+                if let monitor {
+                    usleep(delay)
+                    kill(monitor, SIGKILL)
+                }
+                var status: Int32 = 0
+                waitpid(cli, &status, 0)
+                let listed = try berth(["ps", "-a", "--filter", "name=\(name)", "--format", "{{.Names}}|{{.Status}}"])
+                #expect(listed.succeeded, "monitor killed at \(delay) µs: \(listed.stderr)")
+                let removed = try berth(["rm", "-f", name])
+                #expect(removed.succeeded || removed.stderr.contains("No such container"), "at \(delay) µs: \(removed.stderr)")
+                #expect(try berth(["ps", "-aq", "--filter", "name=\(name)"]).stdout.isEmpty)
+                let processes = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { entry in
+                    (try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8))?.contains("sleep\u{0}\(seconds)") == true
+                }
+                #expect(processes.isEmpty, "a container process survived at \(delay) µs: \(processes)")
+            }
+        }
+
         @Test func psFormatsAndFilters() throws {
             let name = uniqueName()
             #expect(try berth(["run", "-d", "--name", name, "-l", "tier=web", TestEngine.image, "sleep", "1000"]).succeeded)

@@ -60,10 +60,20 @@ func runCommand(_ path: String, _ arguments: [String], input: String? = nil, env
 enum TestEngine {
     static let root = NSTemporaryDirectory() + "berth-engine-root-\(getpid())"
     static let runroot = NSTemporaryDirectory() + "berth-engine-run-\(getpid())"
+    static let cniConfigDirectory = NSTemporaryDirectory() + "berth-engine-cni-\(getpid())"
+    nonisolated(unsafe) static var removeDefaultBridge = false
     static let image: String = {
+        // The test engine's networks are conflists of its own; the default network's bridge goes at the end
+        // unless it was there before (a real berth on this host).
+        setenv("BERTH_CNI_CONFIG_DIR", TestEngine.cniConfigDirectory, 1)
+        let bridgeWasThere = FileManager.default.fileExists(atPath: "/sys/class/net/berth0")
+        TestEngine.removeDefaultBridge = !bridgeWasThere
         // The engine's directories go when the test process ends (every test removes its own containers).
         atexit {
-            for path in [TestEngine.root, TestEngine.runroot] { try? FileManager.default.removeItem(atPath: path) }
+            for path in [TestEngine.root, TestEngine.runroot, TestEngine.cniConfigDirectory] { try? FileManager.default.removeItem(atPath: path) }
+            if TestEngine.removeDefaultBridge {
+                _ = try? runCommand("/bin/sh", ["-c", "ip link delete berth0 2>/dev/null; iptables-save -t filter | grep -- '-A CNI-ISOLATION' | grep ' berth0 ' | sed 's/^-A //' | while read -r rule; do sh -c \"iptables -t filter -D $rule\"; done; rm -rf /var/lib/cni/networks/berth"])
+            }
         }
         let work = NSTemporaryDirectory() + "berth-engine-image-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: work) }

@@ -172,6 +172,31 @@ struct ProcessTests {
         #expect(output.contains("33 111"), "\(output)")
         #expect(output.contains("tty-ok"))
     }
+
+    /// In a new user namespace the proc file is the host root's: the runtime sets the score before the
+    /// namespace is entered, for the init and for exec, as runc does.
+    @Test func oomScoreAdjInAUserNamespace() throws {
+        let bundle = try Bundle(privateRootfs: true)
+        defer { bundle.destroy() }
+        _ = try runCommand("/bin/chown", ["-R", "100000:100000", bundle.rootfs])
+        bundle.spec.linux?.namespaces?.append(Spec.Namespace(type: "user"))
+        bundle.spec.linux?.uidMappings = [IDMapping(containerID: 0, hostID: 100000, size: 65536)]
+        bundle.spec.linux?.gidMappings = [IDMapping(containerID: 0, hostID: 100000, size: 65536)]
+        bundle.spec.process?.oomScoreAdj = 200
+        let result = try bundle.run(["cat", "/proc/self/oom_score_adj"])
+        #expect(result.stdout == "200\n", "\(result.stderr)")
+        bundle.spec.process?.args = ["sleep", "30"]
+        #expect(try bundle.create().succeeded)
+        #expect(try bundle.runtime(["start", bundle.id]).succeeded)
+        let process = bundle.directory + "/exec.json"
+        var exec = bundle.spec.process
+        exec?.args = ["cat", "/proc/self/oom_score_adj"]
+        exec?.oomScoreAdj = 300
+        try JSONEncoder().encode(exec).write(to: URL(fileURLWithPath: process))
+        let joined = try bundle.runtime(["exec", "--process", process, bundle.id])
+        #expect(joined.stdout == "300\n", "\(joined.stderr)")
+        _ = try bundle.runtime(["delete", "-f", bundle.id])
+    }
 }
 
 /// A unix socket that receives the pty master the runtime sends, as podman's conmon does.

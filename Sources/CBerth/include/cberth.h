@@ -20,6 +20,8 @@ pid_t berth_clone3(uint64_t flags, int cgroup_fd);
 int berth_userns_fd(const char *uid_map, const char *gid_map);
 // Runs a program as uid/gid 0 of a new user namespace with these mappings (fds: stdin/stdout/stderr, -1 to
 // inherit): how the engine reads and writes a user-namespaced container's files with the ids it sees.
+// A new network namespace, as an open fd of its nsfs file (see cberth_userns.c).
+int berth_netns_fd(void);
 pid_t berth_spawn_in_userns(const char *path, char *const argv[], char *const envp[], const int fds[3],
                             const char *uid_map, const char *gid_map);
 

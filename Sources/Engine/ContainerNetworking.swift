@@ -1,0 +1,239 @@
+import Foundation
+import Glibc
+import Linux
+import Network
+
+/// A container's networks while it has them: its network namespace file and what each network's ADD gave it.
+public struct ContainerNetworkState: Codable, Sendable, Equatable {
+    public var namespacePath: String
+    public var attachments: [Attachment]
+    /// The published ports, random host ports resolved.
+    public var ports: [PortMapping]
+}
+
+/// `-p` as docker parses it: `[HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO]`, ports or equal-length ranges.
+public enum PortSpec {
+    public static func parse(_ text: String) throws(EngineError) -> [(key: String, binding: PortBindingJSON)] {
+        let invalid = EngineError("invalid port specification: \"\(text)\"", "use [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp|/udp]")
+        var body = Substring(text)
+        var proto = "tcp"
+        if let slash = body.lastIndex(of: "/") {
+            proto = String(body[body.index(after: slash)...]).lowercased()
+            body = body[..<slash]
+            guard ["tcp", "udp", "sctp"].contains(proto) else { throw invalid }
+        }
+        var parts = body.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard (1...3).contains(parts.count) else { throw invalid }
+        var hostIP = ""
+        if parts.count == 3 {
+            hostIP = parts.removeFirst()
+            guard hostIP.isEmpty || Subnet.parse(hostIP) != nil else { throw invalid }
+        }
+        let containerPorts = try range(parts.removeLast(), invalid)
+        let hostPorts = parts.isEmpty || parts[0].isEmpty ? nil : try range(parts[0], invalid)
+        if let hostPorts, hostPorts.count != containerPorts.count && hostPorts.count != 1 { throw invalid }
+        return containerPorts.enumerated().map { index, port in
+            let host = hostPorts.map { $0.count == 1 ? $0[0] : $0[index] }.map(String.init) ?? ""
+            return ("\(port)/\(proto)", PortBindingJSON(HostIp: hostIP, HostPort: host))
+        }
+    }
+
+    private static func range(_ text: String, _ invalid: EngineError) throws(EngineError) -> [Int] {
+        let ends = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        guard (1...2).contains(ends.count), let low = ends[0], let high = ends.last ?? nil, low >= 1, high <= 65535, low <= high else { throw invalid }
+        return Array(low...high)
+    }
+}
+
+extension ContainerInfo {
+    /// "80/tcp" → the host addresses it is published on (while the container has its network), docker's
+    /// NetworkSettings.Ports; exposed but unpublished ports map to nothing.
+    public var publishedPorts: [(port: String, bindings: [PortBindingJSON])] {
+        var ports: [String: [PortBindingJSON]] = [:]
+        for key in (Config.ExposedPorts ?? [:]).keys { ports[key.contains("/") ? key : key + "/tcp"] = [] }
+        for mapping in Network?.ports ?? [] {
+            ports["\(mapping.containerPort)/\(mapping.proto)", default: []]
+                .append(PortBindingJSON(HostIp: mapping.hostIP.isEmpty ? "0.0.0.0" : mapping.hostIP, HostPort: String(mapping.hostPort)))
+        }
+        return ports.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// `ps`'s PORTS column: `127.0.0.1:8080->80/tcp, 443/tcp`.
+    public var portSummary: String {
+        publishedPorts.flatMap { entry in
+            entry.bindings.isEmpty ? [entry.port] : entry.bindings.map { "\($0.HostIp):\($0.HostPort)->\(entry.port)" }
+        }.joined(separator: ", ")
+    }
+}
+
+extension Engine {
+    public var networks: NetworkStore {
+        NetworkStore(configDirectory: ProcessInfo.processInfo.environment["BERTH_CNI_CONFIG_DIR"] ?? NetworkStore.defaultConfigDirectory)
+    }
+
+    /// The CNI network of a network mode (nil for none, host and container:NAME).
+    func cniNetwork(_ mode: String) throws(EngineError) -> NetworkDefinition? {
+        if mode == "none" || mode == "host" || mode.hasPrefix("container:") { return nil }
+        do { return try networks.network(mode == "default" ? NetworkDefinition.defaultName : mode) } catch {
+            throw EngineError(error.what, error.why)
+        }
+    }
+
+    /// Before the monitor starts: a network namespace file, every network's ADD, the container's /etc/hosts with
+    /// its address. Anything left from before (a killed monitor, a reboot) is torn down first, so that nothing
+    /// (lease, veth, rule) is kept twice. Returns the namespace file for the runtime config.
+    func setUpNetwork(_ record: inout ContainerInfo) throws(EngineError) -> String? {
+        tearDownNetwork(&record)
+        guard let network = try cniNetwork(record.HostConfig.NetworkMode) else { return nil }
+        let ports = try resolvePorts(record)
+        let directory = runroot + "/netns"
+        let path = directory + "/" + record.Id
+        do { try Files.makeDirectories(directory, mode: 0o755) } catch { throw EngineError("creating \(directory)", error.description) }
+        NetworkNamespaceFile.remove(at: path)
+        do {
+            try NetworkNamespaceFile.create(at: path)
+            _ = try CNIPluginLoopback.up(containerID: record.Id, netns: path)
+            let attachment = try NetworkAttachment.attach(network, containerID: record.Id, netns: path, ifname: "eth0",
+                                                          ports: ports, staticIP: record.HostConfig.RequestedIPv4)
+            record.Network = ContainerNetworkState(namespacePath: path, attachments: [attachment], ports: ports)
+        } catch {
+            NetworkNamespaceFile.remove(at: path)
+            throw EngineError("setting up network \(network.name) for \(record.Name)", error.description)
+        }
+        try writeEtcFiles(record)
+        try metadata.update(record)
+        return path
+    }
+
+    /// Every network's DEL (with the cached ADD results), then the namespace file. Repeatable; errors are kept
+    /// in the debug trail only, since every cleanup path runs it again.
+    func tearDownNetwork(_ record: inout ContainerInfo) {
+        guard let state = record.Network else { return }
+        for attachment in state.attachments {
+            guard let network = try? networks.network(attachment.network) else { continue }
+            do { try NetworkAttachment.detach(network, containerID: record.Id, netns: state.namespacePath, ifname: attachment.interface) } catch {
+                Trace.log("network teardown of \(record.Id): \(error)")
+            }
+        }
+        NetworkNamespaceFile.remove(at: state.namespacePath)
+        record.Network = nil
+    }
+
+    /// `-p`/`-P` with random host ports chosen, each checked free: not published by another running container
+    /// and not bound on the host (docker's "port is already allocated", before anything is made).
+    func resolvePorts(_ record: ContainerInfo) throws(EngineError) -> [PortMapping] {
+        var requested = record.HostConfig.PortBindings ?? [:]
+        if record.HostConfig.PublishAllPorts == true {
+            for port in (record.Config.ExposedPorts ?? [:]).keys where requested[port] == nil {
+                requested[port.contains("/") ? port : port + "/tcp"] = [PortBindingJSON(HostIp: "", HostPort: "")]
+            }
+        }
+        let taken = try metadata.containers().filter { $0.Id != record.Id }.flatMap { $0.Network?.ports ?? [] }
+        var mappings: [PortMapping] = []
+        for (key, bindings) in requested.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: "/")
+            guard let containerPort = Int(parts[0]) else { continue }
+            let proto = parts.count > 1 ? String(parts[1]) : "tcp"
+            for binding in bindings {
+                var hostPort = Int(binding.HostPort) ?? 0
+                if hostPort == 0 {
+                    hostPort = Self.freePort(proto: proto, avoiding: Set(taken.map(\.hostPort) + mappings.map(\.hostPort)))
+                } else {
+                    let inUse = taken.contains { $0.hostPort == hostPort && $0.proto == proto && ($0.hostIP == binding.HostIp || $0.hostIP.isEmpty || binding.HostIp.isEmpty) }
+                        || mappings.contains { $0.hostPort == hostPort && $0.proto == proto }
+                    if inUse || !Self.portIsFree(hostPort, proto: proto, address: binding.HostIp) {
+                        throw EngineError("Bind for \(binding.HostIp.isEmpty ? "0.0.0.0" : binding.HostIp):\(hostPort) failed", "port is already allocated")
+                    }
+                }
+                mappings.append(PortMapping(hostIP: binding.HostIp, hostPort: hostPort, containerPort: containerPort, proto: proto))
+            }
+        }
+        return mappings
+    }
+
+    static func portIsFree(_ port: Int, proto: String, address: String) -> Bool {
+        let fd = socket(AF_INET, proto == "udp" ? Int32(SOCK_DGRAM.rawValue) : Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        var sockaddr = sockaddr_in()
+        sockaddr.sin_family = sa_family_t(AF_INET)
+        sockaddr.sin_port = in_port_t(UInt16(port).bigEndian)
+        sockaddr.sin_addr.s_addr = (Subnet.parse(address) ?? 0).bigEndian
+        return withUnsafePointer(to: &sockaddr) {
+            $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    /// A host port the kernel would give an ephemeral bind, not one another container publishes.
+    static func freePort(proto: String, avoiding: Set<Int>) -> Int {
+        for _ in 0..<100 {
+            let fd = socket(AF_INET, proto == "udp" ? Int32(SOCK_DGRAM.rawValue) : Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { break }
+            var sockaddr = sockaddr_in()
+            sockaddr.sin_family = sa_family_t(AF_INET)
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let port = withUnsafeMutablePointer(to: &sockaddr) { pointer -> Int in
+                pointer.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) {
+                    guard bind(fd, $0, length) == 0, getsockname(fd, $0, &length) == 0 else { return 0 }
+                    return Int(UInt16(bigEndian: pointer.pointee.sin_port))
+                }
+            }
+            close(fd)
+            if port > 0 && !avoiding.contains(port) { return port }
+        }
+        return Int.random(in: 40000...60000)
+    }
+}
+
+extension Engine {
+    /// Every network: the default bridge (made on first use) and the user networks.
+    public func listNetworks() throws(EngineError) -> [NetworkDefinition] {
+        do { _ = try networks.ensureDefault() } catch { throw EngineError(error.what, error.why) }
+        return networks.list().sorted { ($0.isDefault ? "" : $0.name) < ($1.isDefault ? "" : $1.name) }
+    }
+
+    public func network(_ reference: String) throws(EngineError) -> NetworkDefinition {
+        do { return try networks.network(reference) } catch { throw EngineError(error.what, error.why) }
+    }
+
+    /// The containers with an endpoint on `network` now (docker's "active endpoints").
+    public func containers(on network: NetworkDefinition) throws(EngineError) -> [ContainerInfo] {
+        try metadata.containers().filter { $0.Network?.attachments.contains { $0.network == network.name } == true }
+    }
+
+    public func createNetwork(name: String, subnet: String?, gateway: String?, ipRange: String?, isInternal: Bool,
+                              labels: [String: String], driver: String) throws(EngineError) -> NetworkDefinition {
+        do throws(NetworkError) {
+            let network = try networks.create(name: name, subnet: subnet, gateway: gateway, ipRange: ipRange, isInternal: isInternal,
+                                              labels: labels, driver: driver)
+            Events.record(self, type: "network", action: "create", id: network.id, attributes: ["name": network.name, "type": "bridge"])
+            return network
+        } catch {
+            throw EngineError(error.what, error.why)
+        }
+    }
+
+    public func removeNetwork(_ reference: String) throws(EngineError) {
+        let network = try self.network(reference)
+        if network.isDefault { throw EngineError("bridge is a pre-defined network and cannot be removed", "") }
+        let users = try containers(on: network)
+        if !users.isEmpty {
+            throw EngineError("error while removing network: network \(network.name) id \(network.id) has active endpoints",
+                              "used by \(users.map(\.Name).joined(separator: ", "))")
+        }
+        do { try networks.remove(network) } catch { throw EngineError(error.what, error.why) }
+        Events.record(self, type: "network", action: "destroy", id: network.id, attributes: ["name": network.name, "type": "bridge"])
+    }
+
+    /// `network prune`: the user networks no container is configured for.
+    public func pruneNetworks() throws(EngineError) -> [String] {
+        let all = try metadata.containers()
+        var removed: [String] = []
+        for network in networks.list() where !network.isDefault {
+            if all.contains(where: { $0.HostConfig.NetworkMode == network.name || $0.Network?.attachments.contains { $0.network == network.name } == true }) { continue }
+            try removeNetwork(network.name)
+            removed.append(network.name)
+        }
+        return removed
+    }
+}

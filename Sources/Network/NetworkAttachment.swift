@@ -1,0 +1,202 @@
+import Foundation
+import Glibc
+import Linux
+
+/// `-p HOSTIP:HOSTPORT:CONTAINERPORT/PROTO` after parsing (the portmap plugin's `portMappings` entry).
+public struct PortMapping: Sendable, Equatable, Codable {
+    public var hostIP: String
+    public var hostPort: Int
+    public var containerPort: Int
+    public var proto: String
+    public init(hostIP: String, hostPort: Int, containerPort: Int, proto: String) {
+        self.hostIP = hostIP; self.hostPort = hostPort; self.containerPort = containerPort; self.proto = proto
+    }
+    var cni: [String: Any] { ["hostIP": hostIP, "hostPort": hostPort, "containerPort": containerPort, "protocol": proto] }
+}
+
+/// What ADD gave a container on one network.
+public struct Attachment: Sendable, Equatable, Codable {
+    public var network: String
+    public var interface: String
+    public var address: String
+    public var prefixLength: Int
+    public var gateway: String
+    public var mac: String
+}
+
+/// A container joined to networks through the plugins of each conflist, in order (ADD) and in reverse with the
+/// cached ADD result (DEL), as libcni does. The result cache uses libcni's layout, so that a DEL can be run
+/// by any libcni tool too.
+public enum NetworkAttachment {
+    public static let cacheDirectory = "/var/lib/cni/results"
+
+    static func cachePath(_ network: NetworkDefinition, _ containerID: String, _ ifname: String) -> String {
+        "\(cacheDirectory)/\(network.cniName)-\(containerID)-\(ifname)"
+    }
+
+    /// ADD of every plugin; on a failure the plugins already run are deleted again, so nothing is left.
+    public static func attach(_ network: NetworkDefinition, containerID: String, netns: String, ifname: String,
+                              ports: [PortMapping], staticIP: String?) throws(NetworkError) -> Attachment {
+        let conflist = network.conflist()
+        let plugins = conflist["plugins"] as? [[String: Any]] ?? []
+        var args: [(String, String)] = []
+        if let staticIP { args.append(("IP", staticIP)) }
+        var result: [String: Any]?
+        var done = 0
+        do throws(NetworkError) {
+            for plugin in plugins {
+                let config = pluginConfig(plugin, network: network, prevResult: result, ports: ports)
+                result = try CNIPlugin(type: plugin["type"] as? String ?? "").invoke(.add, config: config, containerID: containerID,
+                                                                                  netns: netns, ifname: ifname, args: args)
+                done += 1
+            }
+        } catch {
+            for plugin in plugins.prefix(done + 1).reversed() {   // the one that failed too, as the spec asks
+                let config = pluginConfig(plugin, network: network, prevResult: result, ports: ports)
+                _ = try? CNIPlugin(type: plugin["type"] as? String ?? "").invoke(.del, config: config, containerID: containerID,
+                                                                                 netns: netns, ifname: ifname, args: args)
+            }
+            // A bridge the failed ADD made but never gave its address keeps an all-zero MAC once its port is gone,
+            // and the bridge plugin (1.1.1) then fails every later ADD ("could not set bridge's mac"). A bridge
+            // without ports serves no one: it goes, and the next ADD makes it afresh.
+            if let ports = try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net/\(network.bridge)/brif"), ports.isEmpty {
+                NetworkCleanup.run("/usr/sbin/ip", ["ip", "link", "delete", network.bridge])
+            }
+            throw error
+        }
+        let final = result ?? [:]
+        try writeCache(network: network, conflist: conflist, containerID: containerID, ifname: ifname, args: args, ports: ports, result: final)
+        return try parse(final, network: network, ifname: ifname)
+    }
+
+    /// DEL of every plugin, last first, with the cached result; then the cache entry goes. Repeatable: a DEL
+    /// of what is already gone succeeds (the CNI spec asks plugins for that).
+    public static func detach(_ network: NetworkDefinition, containerID: String, netns: String, ifname: String) throws(NetworkError) {
+        let path = cachePath(network, containerID, ifname)
+        var prevResult: [String: Any]?
+        var ports: [PortMapping] = []
+        var args: [(String, String)] = []
+        if let data = FileManager.default.contents(atPath: path),
+           let cache = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
+            prevResult = cache["result"] as? [String: Any]
+            if let mappings = (cache["capabilityArgs"] as? [String: Any])?["portMappings"] as? [[String: Any]] {
+                ports = mappings.map { PortMapping(hostIP: $0["hostIP"] as? String ?? "", hostPort: $0["hostPort"] as? Int ?? 0,
+                                                   containerPort: $0["containerPort"] as? Int ?? 0, proto: $0["protocol"] as? String ?? "tcp") }
+            }
+            args = ((cache["cniArgs"] as? [[String]]) ?? []).compactMap { $0.count == 2 ? ($0[0], $0[1]) : nil }
+        }
+        let plugins = network.conflist()["plugins"] as? [[String: Any]] ?? []
+        var failure: NetworkError?
+        for plugin in plugins.reversed() {
+            let config = pluginConfig(plugin, network: network, prevResult: prevResult, ports: ports)
+            do throws(NetworkError) {
+                _ = try CNIPlugin(type: plugin["type"] as? String ?? "").invoke(.del, config: config, containerID: containerID,
+                                                                                netns: netns, ifname: ifname, args: args)
+            } catch {
+                if failure == nil { failure = error }
+            }
+        }
+        if let failure { throw failure }
+        unlink(path)
+    }
+
+    static func pluginConfig(_ plugin: [String: Any], network: NetworkDefinition, prevResult: [String: Any]?,
+                             ports: [PortMapping]) -> [String: Any] {
+        var config = plugin
+        config["name"] = network.cniName
+        config["cniVersion"] = NetworkDefinition.cniVersion
+        if let prevResult { config["prevResult"] = prevResult }
+        if (plugin["capabilities"] as? [String: Bool])?["portMappings"] == true {
+            config["runtimeConfig"] = ["portMappings": ports.map(\.cni)]
+        }
+        return config
+    }
+
+    static func writeCache(network: NetworkDefinition, conflist: [String: Any], containerID: String, ifname: String,
+                           args: [(String, String)], ports: [PortMapping], result: [String: Any]) throws(NetworkError) {
+        let config = (try? JSONSerialization.data(withJSONObject: conflist, options: [.sortedKeys])) ?? Data()
+        let cache: [String: Any] = [
+            "kind": "cniCacheV1", "containerId": containerID, "config": config.base64EncodedString(), "ifName": ifname,
+            "networkName": network.cniName, "cniArgs": args.map { [$0.0, $0.1] },
+            "capabilityArgs": ports.isEmpty ? [:] : ["portMappings": ports.map(\.cni)], "result": result,
+        ]
+        do {
+            try Files.makeDirectories(cacheDirectory, mode: 0o700)
+            let data = try JSONSerialization.data(withJSONObject: cache, options: [.sortedKeys])
+            try Files.replace(cachePath(network, containerID, ifname), Array(data), mode: 0o600)
+        } catch {
+            throw NetworkError("caching the CNI result of \(containerID)", "\(error)")
+        }
+    }
+
+    static func parse(_ result: [String: Any], network: NetworkDefinition, ifname: String) throws(NetworkError) -> Attachment {
+        let interfaces = result["interfaces"] as? [[String: Any]] ?? []
+        let inside = interfaces.firstIndex { $0["sandbox"] as? String != nil && $0["name"] as? String == ifname }
+        let ips = result["ips"] as? [[String: Any]] ?? []
+        guard let ip = ips.first(where: { inside == nil || $0["interface"] as? Int == inside }) ?? ips.first,
+              let address = ip["address"] as? String else {
+            throw NetworkError("CNI result for \(network.name) has no address", "")
+        }
+        let parts = address.split(separator: "/")
+        return Attachment(network: network.name, interface: ifname, address: String(parts[0]),
+                          prefixLength: parts.count > 1 ? Int(parts[1]) ?? 0 : 0, gateway: ip["gateway"] as? String ?? network.gateway,
+                          mac: inside.flatMap { interfaces[$0]["mac"] as? String } ?? "")
+    }
+}
+
+/// What the plugins' DEL does not remove.
+public enum NetworkCleanup {
+    /// The bridge device of a removed network (the bridge plugin never deletes it).
+    public static func removeBridge(_ name: String) {
+        removeIsolationRules(bridge: name)
+        guard Files.exists("/sys/class/net/\(name)") else { return }
+        run("/usr/sbin/ip", ["ip", "link", "delete", name])
+    }
+
+    /// The firewall plugin's `ingressPolicy: same-bridge` adds two rules per bridge to the shared
+    /// CNI-ISOLATION-STAGE-1/2 chains, and no DEL removes them: they go with the network.
+    static func removeIsolationRules(bridge: String) {
+        guard let rules = output("/usr/sbin/iptables-save", ["iptables-save", "-t", "filter"]) else { return }
+        for line in rules.split(separator: "\n") where line.hasPrefix("-A CNI-ISOLATION-STAGE-")
+            && (line.contains(" -i \(bridge) ") || line.contains(" -o \(bridge) ")) {
+            // iptables-save quotes as the shell does; the rule is ours (our bridge name, the plugin's comment).
+            run("/bin/sh", ["sh", "-c", "iptables -t filter -D " + line.dropFirst(3)])
+        }
+    }
+
+    @discardableResult
+    static func run(_ path: String, _ args: [String]) -> Int32 {
+        guard let pid = try? Spawn.spawn(path: path, args: args, env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]) else { return -1 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return Processes.exitCode(status)
+    }
+
+    static func output(_ path: String, _ args: [String]) -> String? {
+        guard let pipe = try? FileDescriptors.pipe() else { return nil }
+        guard let pid = try? Spawn.spawn(path: path, args: args, env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], files: [1: pipe.write, 2: 2]) else {
+            close(pipe.read); close(pipe.write); return nil
+        }
+        close(pipe.write)
+        var data = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(pipe.read, &chunk, chunk.count)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            data.append(contentsOf: chunk[0..<count])
+        }
+        close(pipe.read)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// The loopback plugin: `lo` up in a new network namespace (the bridge plugin leaves it down).
+public enum CNIPluginLoopback {
+    public static func up(containerID: String, netns: String) throws(NetworkError) -> [String: Any] {
+        try CNIPlugin(type: "loopback").invoke(.add, config: ["cniVersion": NetworkDefinition.cniVersion, "name": "lo", "type": "loopback"],
+                                               containerID: containerID, netns: netns, ifname: "lo")
+    }
+}
