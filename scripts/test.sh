@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs every test: unit and integration suites on this host (cgroup v1 hybrid or v2, whichever it
-# is), runc's own bats suite against berth-runtime, the cgroup and runtime suites again on a real cgroup-v2-only kernel, and the engines (podman,
-# containerd, dockerd) driving berth-runtime. Exit status is non-zero if anything failed.
+# is), runc's own bats suite against berth-runtime, the cgroup and runtime suites again on a real
+# cgroup-v2-only kernel, and the engines (podman, containerd, dockerd) driving berth-runtime. Exit
+# status is non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
