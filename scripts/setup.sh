@@ -9,6 +9,7 @@ packages=(
     buildah docker.io containerd                               # the interop corpus (scripts/interop-corpus.sh)
     containernetworking-plugins iptables aardvark-dns          # engine networks: CNI plugins (/usr/lib/cni), names
     qemu-system-x86 linux-image-amd64                          # the cgroup v2 kernel for tests
+    bats gawk gcc libc6-dev dpkg-dev                           # runc's bats suite (scripts/runc-bats.sh): runner, helpers, apt-get source
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs every test: unit and integration suites on this host (cgroup v1 hybrid or v2, whichever it
-# is), the cgroup and runtime suites again on a real cgroup-v2-only kernel, and the engines (podman,
-# containerd, dockerd) driving berth-runtime. Exit status is non-zero if anything failed.
+# is), runc's own bats suite against berth-runtime, the cgroup and runtime suites again on a real
+# cgroup-v2-only kernel, and the engines (podman, containerd, dockerd) driving berth-runtime. Exit
+# status is non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
@@ -17,6 +18,13 @@ swift test --skip-build || failed=1
 
 echo "== the cgroup tour (docs/cgroup-tour.md), as written, on this host"
 ./scripts/cgroup-tour.sh > /tmp/berth-tour.log 2>&1 && echo "tour: ok" || { echo "tour: FAILED"; tail -20 /tmp/berth-tour.log; failed=1; }
+
+if [ "${BERTH_SKIP_RUNC_BATS:-}" != 1 ]; then
+    # runc's own integration tests against berth-runtime (tests/runc-bats/skips.txt: what is left out and why).
+    echo "== runc 1.1.5's integration tests (bats) against berth-runtime"
+    ./scripts/runc-bats.sh || failed=1
+    ./scripts/clean-test-leftovers.sh .build/debug/berth-runtime
+fi
 
 if [ "${BERTH_SKIP_V2:-}" != 1 ]; then
     echo "== cgroup v2 kernel: CgroupsTests and RuntimeTests, then the tour"

@@ -11,8 +11,9 @@ public enum Spawn {
 
     /// Runs `path` with `args` (argv[0] included) and `env`, writes `input` to its stdin, waits up to
     /// `timeout` seconds (killing it after), and returns its exit code.
+    /// `directory`: the child's working directory (ignored if it cannot be entered).
     public static func run(path: String, args: [String], env: [String], input: [UInt8],
-                           timeout: Int?) throws(SystemError) -> Result {
+                           timeout: Int?, directory: String? = nil) throws(SystemError) -> Result {
         let stdinPipe = try FileDescriptors.pipe()
         let argv = args.isEmpty ? [path] : args
         let pid = fork()
@@ -20,6 +21,7 @@ public enum Spawn {
         if pid == 0 {
             _ = berth_reset_signal_dispositions()
             dup2(stdinPipe.read, 0)
+            if let directory { _ = chdir(directory) }
             execWithStrings(path: path, args: argv, env: env)
             _exit(127)
         }

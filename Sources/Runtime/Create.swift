@@ -26,6 +26,14 @@ extension Runtime {
         let (loaded, configBytes) = try loadSpec(bundle: bundle)
         var spec = loaded
         let rootfs = try SpecValidation(spec: spec, bundle: bundle).validate(requireProcess: true)
+        if var process = spec.process {
+            let unknown = SpecValidation.droppingUnknownCapabilities(&process)
+            if !unknown.isEmpty { warn(SpecValidation.unknownCapabilitiesWarning(unknown)) }
+            if options.listenFds > 0 {
+                process.env = (process.env ?? []) + ["LISTEN_FDS=\(options.listenFds)", "LISTEN_PID=1"]
+            }
+            spec.process = process
+        }
         let namespaces = try SpecValidation.namespaces(of: spec)
         let plan = NamespacePlan(namespaces)
         if store.exists(id) { throw RuntimeError(RuntimeError.exists, "") }
@@ -53,6 +61,13 @@ extension Runtime {
             }
 
             let manager = try step("cgroup \(cgroupPath)") { try Cgroups.manager(path: cgroupPath) }
+            // A pre-existing frozen cgroup would freeze the init before it reports back (runc's check and
+            // words); the cgroup is not ours to remove, so this comes before cleanup owns it.
+            if (try? manager.isFrozen()) == true { throw RuntimeError("container's cgroup unexpectedly frozen", "") }
+            // Sharing a cgroup is allowed but rarely meant (runc's warning, word for word).
+            if let pids = try? manager.processes(), !pids.isEmpty {
+                warn("container's cgroup is not empty: \(pids.count) process(es) found")
+            }
             try step("creating cgroup \(cgroupPath)") { try manager.create() }
             cleanup.cgroup = manager
             try step("applying linux.resources to cgroup \(cgroupPath)") {
@@ -229,8 +244,8 @@ extension Runtime {
                 var state = record.state(in: store).specState
                 state.pid = initPid
                 state.status = .creating
-                try Hooks.run(spec.hooks?.prestart, kind: "prestart", state: state)
-                try Hooks.run(spec.hooks?.createRuntime, kind: "createRuntime", state: state)
+                try Hooks.run(spec.hooks?.prestart, kind: "prestart", state: state, directory: record.bundle)
+                try Hooks.run(spec.hooks?.createRuntime, kind: "createRuntime", state: state, directory: record.bundle)
                 try step("sync") { try sync.send(SyncMessage.hooksDone) }
             } else {
                 throw RuntimeError("sync with container init", "unexpected message \(message)")

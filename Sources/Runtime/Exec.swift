@@ -26,12 +26,11 @@ extension Runtime {
         switch status {
         case .running, .created: break
         case .paused:
-            // A process joining a frozen cgroup freezes before it can say it is ready: refused rather
-            // than left hanging, even with --ignore-paused (runc would hang there).
-            if options.ignorePaused {
-                throw RuntimeError("cannot exec in a paused container", "the new process would be frozen before it starts; resume the container first")
+            // With --ignore-paused the process joins the frozen cgroup and freezes before it says it is
+            // ready: exec waits until the container is resumed, as runc's does (its cgroups.bats).
+            if !options.ignorePaused {
+                throw RuntimeError("cannot exec in a paused container (use --ignore-paused to override)", "")
             }
-            throw RuntimeError("cannot exec in a paused container (use --ignore-paused to override)", "")
         default: throw RuntimeError("cannot exec in a \(status.rawValue) container", "")
         }
         if (options.process.args ?? []).isEmpty { throw RuntimeError("exec", "no command given") }
@@ -39,6 +38,8 @@ extension Runtime {
                                          consoleSocket: options.consoleSocket)
         defer { terminal.closeSockets() }
         var process = options.process
+        let unknownCaps = SpecValidation.droppingUnknownCapabilities(&process)
+        if !unknownCaps.isEmpty { warn(SpecValidation.unknownCapabilitiesWarning(unknownCaps)) }
         if process.terminal == true { process.consoleSize = terminal.initialSize(process.consoleSize) }
         let spec = try store.loadConfig(id)
         let kinds = try SpecValidation.namespaces(of: spec).map(\.kind)

@@ -4,15 +4,17 @@ import OCISpec
 /// OCI hooks: each gets the container state as JSON on stdin; a non-zero exit or a timeout fails the
 /// lifecycle step (except poststart/poststop, which only warn, as the spec says).
 enum Hooks {
-    static func run(_ hooks: [Spec.Hook]?, kind: String, state: ContainerState) throws(RuntimeError) {
+    /// `directory`: where the hooks run (runc's working directory at that point: the bundle during
+    /// create, the rootfs for createContainer); nil keeps the runtime's own.
+    static func run(_ hooks: [Spec.Hook]?, kind: String, state: ContainerState, directory: String? = nil) throws(RuntimeError) {
         guard let hooks, !hooks.isEmpty else { return }
         let input = (try? SpecJSON.encode(state)).map(Array.init) ?? []
         for (index, hook) in hooks.enumerated() {
             let what = "\(kind) hook #\(index) (\(hook.path))"
             let result: Spawn.Result
             do {
-                result = try Spawn.run(path: hook.path, args: hook.args ?? [hook.path], env: hook.env ?? [],
-                                       input: input, timeout: hook.timeout)
+                result = try Spawn.run(path: hook.path, args: hook.args ?? [hook.path], env: hook.env ?? runtimeEnvironment(),
+                                       input: input, timeout: hook.timeout, directory: directory)
             } catch {
                 throw RuntimeError(what, error.description)
             }
@@ -22,6 +24,14 @@ enum Hooks {
             }
             if result.exitCode != 0 { throw RuntimeError(what, "exited with status \(result.exitCode)") }
         }
+    }
+
+    /// A hook without `env` gets the runtime's own environment, as runc's (Go's exec.Cmd with a nil
+    /// Env); one with `env` gets exactly that. Read from /proc, not `environ`: the runtime never changes
+    /// its environment, and a C global is not concurrency-safe in Swift 6.
+    static func runtimeEnvironment() -> [String] {
+        guard let bytes = try? Files.readBytes("/proc/self/environ") else { return [] }
+        return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// poststart and poststop failures are logged, not fatal.

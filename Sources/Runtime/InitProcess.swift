@@ -84,8 +84,12 @@ struct InitProcess {
         var state = ContainerState(id: context.record.id, pid: getpid(), status: .creating, bundle: context.record.bundle,
                                    annotations: spec.annotations)
         state.pid = hostPid()
-        try Hooks.run(spec.hooks?.createContainer, kind: "createContainer", state: state)
+        try Hooks.run(spec.hooks?.createContainer, kind: "createContainer", state: state, directory: context.record.rootfs)
         try rootfs.switchRoot(noPivot: context.options.noPivot)
+        if let cwd = spec.process?.cwd, !cwd.isEmpty {
+            // As runc: a cwd the image lacks is made (inside the new root, before a read-only root).
+            try step("creating cwd \(cwd)") { try Files.makeDirectories(cwd, mode: 0o755) }
+        }
 
         if let hostname = spec.hostname, !hostname.isEmpty {
             try step("setting hostname") { try check("sethostname", hostname) { sethostname(hostname, hostname.utf8.count) } }
@@ -107,7 +111,7 @@ struct InitProcess {
             try launch.attachTerminal(consoleSocket: context.consoleSocket, size: process.consoleSize, bindConsole: true,
                                       relayed: context.options.foreground && context.options.consoleSocket == nil)
         }
-        try launch.prepare(preserveFds: context.options.preserveFds, keepFds: [context.syncFd, context.stateDirectoryFd])
+        try launch.prepare(preserveFds: context.options.listenFds + context.options.preserveFds, keepFds: [context.syncFd, context.stateDirectoryFd])
         try launch.becomeProcessUser(sync: sync)
 
         // Cleared before saying ready: the parent exits as soon as it hears it.
@@ -117,7 +121,8 @@ struct InitProcess {
         close(context.syncFd)
 
         try waitForStart()
-        state.status = .running
+        // runc gives startContainer hooks "created": the user process has not been exec'd yet.
+        state.status = .created
         try Hooks.run(spec.hooks?.startContainer, kind: "startContainer", state: state)
         try launch.exec()
     }

@@ -25,6 +25,9 @@ struct RootfsSetup {
         let propagation = spec.linux?.rootfsPropagation.flatMap { $0.isEmpty ? nil : $0 }
         let rootFlags = propagation.map { ParsedMountOptions([$0]).propagation.first ?? [.slave, .recursive] } ?? [.slave, .recursive]
         try step("setting / propagation") { try Mounts.mount(source: nil, target: "/", type: nil, flags: rootFlags.union(.recursive)) }
+        // With rootfsPropagation shared, the mount holding the rootfs is shared now: pivot_root refuses
+        // a new root whose parent is shared (EINVAL), and the bind below would propagate to the host.
+        try step("making the parent mount of \(rootfs) private") { try RootPropagation.makeParentPrivate(of: rootfs) }
         try step("bind-mounting rootfs \(rootfs)") {
             try Mounts.mount(source: rootfs, target: rootfs, type: nil, flags: [.bind, .recursive])
         }
@@ -40,10 +43,6 @@ struct RootfsSetup {
             try step("creating devices") { try self.createDevices(rootFd: rootFd) }
             try step("creating /dev symlinks") { try self.createDevSymlinks() }
         }
-        if propagation != nil, let flags = ParsedMountOptions([propagation!]).propagation.first {
-            // The rootfs mount itself carries the configured propagation (shared rootfs for nested mounts).
-            try step("setting rootfs propagation") { try Mounts.mount(source: nil, target: rootfs, type: nil, flags: flags) }
-        }
     }
 
     func switchRoot(noPivot: Bool) throws(RuntimeError) {
@@ -51,6 +50,12 @@ struct RootfsSetup {
             try step("moving rootfs to / (--no-pivot)") { try RootSwitch.moveAndChroot(to: rootfs) }
         } else {
             try step("pivot_root to \(rootfs)") { try RootSwitch.pivot(to: rootfs) }
+        }
+        if let propagation = spec.linux?.rootfsPropagation, !propagation.isEmpty,
+           let flags = ParsedMountOptions([propagation]).propagation.first {
+            // The new root carries the configured propagation (a shared root for nested mounts). Only
+            // now: before pivot_root a shared new root is refused.
+            try step("setting rootfs propagation") { try Mounts.mount(source: nil, target: "/", type: nil, flags: flags) }
         }
     }
 

@@ -1,5 +1,6 @@
 import Glibc
 import Linux
+import Cgroups
 import OCISpec
 import Cgroups
 
@@ -54,13 +55,7 @@ struct SpecValidation {
             if !process.cwd.hasPrefix("/") {
                 throw RuntimeError("config.json: field process.cwd", "\(process.cwd) is not an absolute path")
             }
-            for (set, names) in [("bounding", process.capabilities?.bounding), ("effective", process.capabilities?.effective),
-                                 ("inheritable", process.capabilities?.inheritable), ("permitted", process.capabilities?.permitted),
-                                 ("ambient", process.capabilities?.ambient)] {
-                for name in names ?? [] where Capabilities.number(of: name) == nil {
-                    throw RuntimeError("config.json: field process.capabilities.\(set)", "unknown capability \(name)")
-                }
-            }
+            // Capabilities unknown to us or to this kernel are not an error: see droppingUnknownCapabilities.
             for (index, limit) in (process.rlimits ?? []).enumerated() {
                 if ResourceLimits.byName[limit.type] == nil {
                     throw RuntimeError("config.json: field process.rlimits[\(index)].type", "unknown rlimit \(limit.type)")
@@ -75,6 +70,10 @@ struct SpecValidation {
             if let label = process.selinuxLabel, !label.isEmpty {
                 throw RuntimeError("config.json: field process.selinuxLabel", "SELinux is not enabled on this host; refusing to run without the label \(label)")
             }
+        }
+        if let unified = spec.linux?.resources?.unified, !unified.isEmpty, Cgroups.detectMode() != .unified {
+            // runc's ErrV1NoUnified: on a hybrid host the cgroup2 tree has no controllers to write to.
+            throw RuntimeError("invalid configuration", "cannot use unified on cgroup v1")
         }
         let namespaces = try Self.namespaces(of: spec)
         let kinds = Set(namespaces.map(\.kind))
@@ -194,5 +193,35 @@ enum ResourceValidation {
         if let pids = resources.pids, pids.limit < -1 {
             throw RuntimeError("\(field).pids.limit", "\(pids.limit) is not a valid limit (or 0/-1 for none)")
         }
+    }
+}
+
+extension SpecValidation {
+    /// Removes from every capability set the names this runtime or the running kernel does not know,
+    /// and returns them sorted, for the caller's warning. runc ignores them with a warning too, so one
+    /// config runs on kernels of different ages.
+    static func droppingUnknownCapabilities(_ process: inout Spec.Process) -> [String] {
+        guard var caps = process.capabilities else { return [] }
+        let last = Capabilities.lastCapability
+        var unknown = Set<String>()
+        func known(_ names: [String]?) -> [String]? {
+            names?.filter { name in
+                if let bit = Capabilities.number(of: name), bit <= last { return true }
+                unknown.insert(name)
+                return false
+            }
+        }
+        caps.bounding = known(caps.bounding)
+        caps.effective = known(caps.effective)
+        caps.inheritable = known(caps.inheritable)
+        caps.permitted = known(caps.permitted)
+        caps.ambient = known(caps.ambient)
+        process.capabilities = caps
+        return unknown.sorted()
+    }
+
+    /// runc's words (logrus.Warnf with %q of the names).
+    static func unknownCapabilitiesWarning(_ names: [String]) -> String {
+        "ignoring unknown or unavailable capabilities: [" + names.map { "\"\($0)\"" }.joined(separator: " ") + "]"
     }
 }

@@ -65,7 +65,16 @@ struct Commands {
         options.noPivot = scanned.bool("no-pivot")
         options.noNewKeyring = scanned.bool("no-new-keyring")
         options.preserveFds = Int32(try scanned.int("preserve-fds") ?? 0)
+        options.listenFds = Self.listenFds()
         return (scanned.positional[0], scanned.string("bundle") ?? ".", options)
+    }
+
+    /// systemd's socket activation protocol, as go-systemd's activation.Files reads it: the fds count
+    /// only when LISTEN_PID names this process.
+    private static func listenFds() -> Int32 {
+        guard let pid = getenv("LISTEN_PID").flatMap({ Int32(String(cString: $0)) }), pid == getpid(),
+              let count = getenv("LISTEN_FDS").flatMap({ Int32(String(cString: $0)) }), count > 0 else { return 0 }
+        return count
     }
 
     private func create(_ arguments: [String]) throws -> Int32 {
@@ -172,7 +181,7 @@ struct Commands {
     private func execProcess(_ id: String, _ scanned: ArgumentScanner) throws -> Int32 {
         var process: Spec.Process
         if let path = scanned.string("process") {
-            let bytes = try Files.readBytes(path)
+            let bytes = Self.withDefaultUser(try Files.readBytes(path))
             do {
                 process = try SpecJSON.decode(Spec.Process.self, from: Data(bytes), file: path)
             } catch let error as SpecDecodingError {
@@ -197,14 +206,17 @@ struct Commands {
                 return gid
             }
             if !gids.isEmpty { base.user.additionalGids = gids }
-            if scanned.bool("no-new-privs") { base.noNewPrivileges = true }
+            // As runc (context.IsSet): given, the flag decides either way, so --no-new-privs=false turns
+            // off the config's no_new_privs.
+            if scanned.string("no-new-privs") != nil { base.noNewPrivileges = scanned.bool("no-new-privs") }
             let added = scanned.strings("cap")
             if !added.isEmpty {
+                // runc's sets: not inheritable, so the ambient entry is raised only if the config already
+                // has the capability inheritable.
                 var caps = base.capabilities ?? Spec.Capabilities()
                 caps.bounding = (caps.bounding ?? []) + added
                 caps.effective = (caps.effective ?? []) + added
                 caps.permitted = (caps.permitted ?? []) + added
-                caps.inheritable = (caps.inheritable ?? []) + added
                 caps.ambient = (caps.ambient ?? []) + added
                 base.capabilities = caps
             }
@@ -224,6 +236,20 @@ struct Commands {
         options.ignorePaused = scanned.bool("ignore-paused")
         options.cgroups = scanned.strings("cgroup")
         return try runtime.exec(id: id, options: options)
+    }
+
+    private struct UserField: Decodable { let user: Spec.User? }
+
+    /// runc's Process has `user` as a plain struct, so an `exec --process` file without one runs as
+    /// uid 0, gid 0 (runc's tty.bats writes such files). The field is added before decoding.
+    static func withDefaultUser(_ bytes: [UInt8]) -> [UInt8] {
+        guard let probe = try? JSONDecoder().decode(UserField.self, from: Data(bytes)), probe.user == nil,
+              let brace = bytes.firstIndex(of: UInt8(ascii: "{")) else { return bytes }
+        let rest = bytes[(brace + 1)...].first { ![0x20, 0x09, 0x0a, 0x0d].contains($0) }
+        let field = #""user":{"uid":0,"gid":0}"# + (rest == UInt8(ascii: "}") ? "" : ",")
+        var patched = bytes
+        patched.insert(contentsOf: Array(field.utf8), at: brace + 1)
+        return patched
     }
 
     private func ps(_ arguments: [String]) throws -> Int32 {
