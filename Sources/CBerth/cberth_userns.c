@@ -61,13 +61,13 @@ pid_t berth_spawn_in_userns(const char *path, char *const argv[], char *const en
     return child;
 }
 
-// The child is a raw clone of a (possibly multi-threaded) process, so it does nothing but wait on the
-// pipe and _exit: both async-signal-safe. It exists only so that its user namespace can be given
-// mappings and opened; the namespace outlives it through the returned fd.
-int berth_userns_fd(const char *uid_map, const char *gid_map) {
+// A child in new namespaces (`flags`) that waits until `*release` is closed: a raw clone of a (possibly
+// multi-threaded) process, so it does nothing but read the pipe and _exit, both async-signal-safe. It exists
+// only so that its namespace can be set up and opened; the namespace outlives it through the fd.
+static pid_t namespace_holder(int flags, int *release) {
     int gate[2];
     if (pipe2(gate, O_CLOEXEC) < 0) return -1;
-    pid_t child = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+    pid_t child = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
     if (child < 0) { int saved = errno; close(gate[0]); close(gate[1]); errno = saved; return -1; }
     if (child == 0) {
         char byte;
@@ -76,40 +76,38 @@ int berth_userns_fd(const char *uid_map, const char *gid_map) {
         _exit(0);
     }
     close(gate[0]);
-    int result = -1, saved = 0;
-    if (write_map(child, "uid_map", uid_map) == 0 && write_map(child, "gid_map", gid_map) == 0) {
+    *release = gate[1];
+    return child;
+}
+
+// Opens /proc/CHILD/ns/NAME, then lets the holder go and reaps it; errno is the open's.
+static int open_and_release(pid_t child, int release, const char *name, int ok) {
+    int result = -1;
+    if (ok) {
         char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)child);
+        snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)child, name);
         result = open(path, O_RDONLY | O_CLOEXEC);
     }
-    saved = errno;
-    close(gate[1]);
+    int saved = errno;
+    close(release);
     while (waitpid(child, NULL, __WALL) < 0 && errno == EINTR) {}
     errno = saved;
     return result;
 }
 
-// A new network namespace as an fd of its nsfs file, from a throwaway child (same pattern as above): the
-// engine bind-mounts it to a file before the container exists, so that CNI can set it up and tear it down
-// independently of the container's processes.
+int berth_userns_fd(const char *uid_map, const char *gid_map) {
+    int release;
+    pid_t child = namespace_holder(CLONE_NEWUSER, &release);
+    if (child < 0) return -1;
+    int mapped = write_map(child, "uid_map", uid_map) == 0 && write_map(child, "gid_map", gid_map) == 0;
+    return open_and_release(child, release, "user", mapped);
+}
+
+// The engine bind-mounts a new network namespace to a file before the container exists, so that CNI can set
+// it up and tear it down independently of the container's processes.
 int berth_netns_fd(void) {
-    int gate[2];
-    if (pipe2(gate, O_CLOEXEC) < 0) return -1;
-    pid_t child = (pid_t)syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, NULL, NULL, NULL, NULL);
-    if (child < 0) { int saved = errno; close(gate[0]); close(gate[1]); errno = saved; return -1; }
-    if (child == 0) {
-        char byte;
-        close(gate[1]);
-        while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {}
-        _exit(0);
-    }
-    close(gate[0]);
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)child);
-    int result = open(path, O_RDONLY | O_CLOEXEC);
-    int saved = errno;
-    close(gate[1]);
-    while (waitpid(child, NULL, __WALL) < 0 && errno == EINTR) {}
-    errno = saved;
-    return result;
+    int release;
+    pid_t child = namespace_holder(CLONE_NEWNET, &release);
+    if (child < 0) return -1;
+    return open_and_release(child, release, "net", 1);
 }

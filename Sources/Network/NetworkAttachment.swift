@@ -206,14 +206,7 @@ public enum NetworkCleanup {
             close(pipe.read); close(pipe.write); return nil
         }
         close(pipe.write)
-        var data = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = read(pipe.read, &chunk, chunk.count)
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            data.append(contentsOf: chunk[0..<count])
-        }
+        let data = CNIPlugin.readAll(pipe.read)
         close(pipe.read)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
