@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "cberth.h"
+#include "cberth_seccomp.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -105,17 +106,7 @@ int berth_get_winsize(int fd, unsigned short *rows, unsigned short *cols) {
 }
 
 int berth_send_fd(int sock, int fd, const char *name) {
-    char cbuf[CMSG_SPACE(sizeof(int))];
-    memset(cbuf, 0, sizeof(cbuf));
-    struct iovec iov = { (void *)name, strlen(name) };
-    struct msghdr msg;
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = &iov; msg.msg_iovlen = 1;
-    msg.msg_control = cbuf; msg.msg_controllen = sizeof(cbuf);
-    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET; cmsg->cmsg_type = SCM_RIGHTS; cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-    return sendmsg(sock, &msg, 0) < 0 ? -1 : 0;
+    return berth_send_with_fd(sock, name, strlen(name), fd);
 }
 
 int berth_recv_fd(int sock) {
