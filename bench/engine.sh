@@ -48,9 +48,12 @@ crun=crun
 command[podman-crun]="podman --root $proot --runroot $prun --storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime $crun"
 command[podman-runc]="podman --root $proot --runroot $prun --storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime runc"
 image_of() { case $1 in berth|docker) echo bench:latest ;; *) echo localhost/bench:latest ;; esac; }
-extra_of() { [ "$1" = berth ] && echo "" || echo "$ulimits --network none"; }
+# Every engine without a network by default (dockerd is started with --bridge none); BENCH_NETWORK=bridge
+# compares berth's and podman's default bridges (CNI plugins for both), without docker.
+network=${BENCH_NETWORK:-none}
+extra_of() { [ "$1" = berth ] && echo "--network $network" || echo "$ulimits --network $network"; }
 
-if command -v dockerd >/dev/null && [ "${BENCH_DOCKER:-1}" = 1 ]; then
+if command -v dockerd >/dev/null && [ "${BENCH_DOCKER:-1}" = 1 ] && [ "$network" = none ]; then
     dockerd --data-root "$work/docker" --exec-root "$work/docker-exec" -H "unix://$work/docker.sock" --pidfile "$work/docker.pid" \
         --bridge none --iptables=false >"$work/dockerd.log" 2>&1 &
     dockerd_pid=$!
