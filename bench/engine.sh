@@ -20,6 +20,7 @@ work=$(mktemp -d /tmp/berth-bench-engine.XXXXXX)
 broot=$work/berth-root; brun=$work/berth-run
 proot=$work/podman-root; prun=$work/podman-run
 dockerd_pid=
+bridge_was_there=$([ -e /sys/class/net/berth0 ] && echo 1)
 cleanup() {
     set +e
     "$berth" --root "$broot" --runroot "$brun" ps -aq --no-trunc 2>/dev/null | xargs -r "$berth" --root "$broot" --runroot "$brun" rm -f >/dev/null 2>&1
@@ -28,6 +29,8 @@ cleanup() {
     if [ -n "$dockerd_pid" ]; then docker -H "unix://$work/docker.sock" rm -f $(docker -H "unix://$work/docker.sock" ps -aq) >/dev/null 2>&1; kill "$dockerd_pid"; wait "$dockerd_pid" 2>/dev/null; fi
     for m in $(awk -v w="$work" '$2 ~ "^"w {print $2}' /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null; done
     rm -rf "$work"
+    # The default network's bridge, if this run made it (BENCH_NETWORK=bridge).
+    [ -z "$bridge_was_there" ] && ip link delete berth0 2>/dev/null
 }
 trap cleanup EXIT INT TERM
 
@@ -41,7 +44,7 @@ ulimits="--ulimit nofile=4096:4096 --ulimit nproc=4096:4096"   # this host's har
 
 engines=("berth" "podman-crun" "podman-runc")
 declare -A command
-command[berth]="$berth --root $broot --runroot $brun"
+command[berth]="$berth --root $broot --runroot $brun --network-config-dir $work/cni"   # its networks go with $work
 crun=crun
 # Debian's crun refuses hybrid cgroup hosts; bench/crun-hybrid.sh runs it in a namespace where it sees none.
 [ -e /sys/fs/cgroup/unified/cgroup.controllers ] && crun=$here/bench/crun-hybrid.sh
