@@ -65,7 +65,12 @@ mkdir -p /dev/pts /dev/shm
 $M -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 $M -t tmpfs tmpfs /dev/shm
 $M -t tmpfs tmpfs /run
-case "$JOB" in /tmp/*) ;; *) $M -t tmpfs tmpfs /tmp ;; esac
+# A writable /tmp always (the user-mode guest's root is the host's, read-only); a job folder under /tmp
+# (a checkout in /tmp) is carried over onto the new tmpfs.
+case "$JOB" in
+    /tmp/*) mkdir -p /run/job && $M --bind "$JOB" /run/job && $M -t tmpfs tmpfs /tmp && mkdir -p "$JOB" && $M --bind /run/job "$JOB" ;;
+    *) $M -t tmpfs tmpfs /tmp ;;
+esac
 $M -t cgroup2 cgroup2 /sys/fs/cgroup
 hostname cgroup-v2 2>/dev/null
 ip link set lo up 2>/dev/null
