@@ -65,10 +65,17 @@ mkdir -p /dev/pts /dev/shm
 $M -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 $M -t tmpfs tmpfs /dev/shm
 $M -t tmpfs tmpfs /run
-# A writable /tmp always (the user-mode guest's root is the host's, read-only); a job folder under /tmp
-# (a checkout in /tmp) is carried over onto the new tmpfs.
+# A writable /tmp always (the user-mode guest's root is the host's, read-only; its kernel has no overlayfs).
+# A checkout under /tmp must stay visible there: its top directory (with the job folder's own mount, where
+# the output goes back to the host) is carried onto the new tmpfs.
 case "$JOB" in
-    /tmp/*) mkdir -p /run/job && $M --bind "$JOB" /run/job && $M -t tmpfs tmpfs /tmp && mkdir -p "$JOB" && $M --bind /run/job "$JOB" ;;
+    /tmp/*)
+        top="/tmp/$(echo "${JOB#/tmp/}" | cut -d/ -f1)"
+        mkdir -p /run/checkout
+        $M -o rbind "$top" /run/checkout
+        $M -t tmpfs tmpfs /tmp
+        mkdir -p "$top"
+        $M -o rbind /run/checkout "$top" ;;
     *) $M -t tmpfs tmpfs /tmp ;;
 esac
 $M -t cgroup2 cgroup2 /sys/fs/cgroup
