@@ -56,7 +56,9 @@ extension Engine {
         // Under a lock from here to the insert, so that two `--userns=auto` containers never get the same ids.
         let allocation = try userNamespaceLock(needed: host.UsernsMode?.hasPrefix("auto") == true)
         defer { if allocation >= 0 { close(allocation) } }
-        try UserNamespaces.resolve(&host, others: try metadata.containers().compactMap { UserNamespaces.map(of: $0.HostConfig) })
+        // Only auto needs the others' mappings: no read of every row on the plain path.
+        let others = allocation >= 0 ? try metadata.containers().compactMap { UserNamespaces.map(of: $0.HostConfig) } : []
+        try UserNamespaces.resolve(&host, others: others)
         if config.Hostname.isEmpty { config.Hostname = String(id.prefix(12)) }
         let name = request.name ?? NameGenerator.unique { (try? metadata.container(named: $0)) == nil }
         let directory = containerDirectory(id)

@@ -150,6 +150,7 @@ extension Engine {
                 requested[port.contains("/") ? port : port + "/tcp"] = [PortBindingJSON(HostIp: "", HostPort: "")]
             }
         }
+        if requested.isEmpty { return [] }   // no read of every row when nothing is published
         let taken = try metadata.containers().filter { $0.Id != record.Id }.flatMap { $0.Network?.ports ?? [] }
         var mappings: [PortMapping] = []
         for (key, bindings) in requested.sorted(by: { $0.key < $1.key }) {
