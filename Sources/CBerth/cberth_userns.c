@@ -6,6 +6,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,7 +67,7 @@ pid_t berth_spawn_in_userns(const char *path, char *const argv[], char *const en
 // A child in new namespaces (`flags`) that waits until `*release` is closed: a raw clone of a (possibly
 // multi-threaded) process, so it does nothing but read the pipe and _exit, both async-signal-safe. It exists
 // only so that its namespace can be set up and opened; the namespace outlives it through the fd.
-static pid_t namespace_holder(int flags, int *release) {
+static pid_t namespace_holder(int flags, int *release, int (*setup)(void)) {
     int gate[2];
     if (pipe2(gate, O_CLOEXEC) < 0) return -1;
     pid_t child = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
@@ -72,15 +75,17 @@ static pid_t namespace_holder(int flags, int *release) {
     if (child == 0) {
         char byte;
         close(gate[1]);
+        int failed = setup != NULL && setup() < 0;
         while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {}
-        _exit(0);
+        _exit(failed ? 1 : 0);
     }
     close(gate[0]);
     *release = gate[1];
     return child;
 }
 
-// Opens /proc/CHILD/ns/NAME, then lets the holder go and reaps it; errno is the open's.
+// Opens /proc/CHILD/ns/NAME, then lets the holder go and reaps it; errno is the open's. A holder whose setup
+// failed exits 1: the namespace is then refused (EIO).
 static int open_and_release(pid_t child, int release, const char *name, int ok) {
     int result = -1;
     if (ok) {
@@ -90,24 +95,46 @@ static int open_and_release(pid_t child, int release, const char *name, int ok) 
     }
     int saved = errno;
     close(release);
-    while (waitpid(child, NULL, __WALL) < 0 && errno == EINTR) {}
+    int status = 0;
+    while (waitpid(child, &status, __WALL) < 0 && errno == EINTR) {}
+    if (result >= 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        close(result);
+        result = -1;
+        saved = EIO;
+    }
     errno = saved;
     return result;
 }
 
 int berth_userns_fd(const char *uid_map, const char *gid_map) {
     int release;
-    pid_t child = namespace_holder(CLONE_NEWUSER, &release);
+    pid_t child = namespace_holder(CLONE_NEWUSER, &release, NULL);
     if (child < 0) return -1;
     int mapped = write_map(child, "uid_map", uid_map) == 0 && write_map(child, "gid_map", gid_map) == 0;
     return open_and_release(child, release, "user", mapped);
 }
 
 // The engine bind-mounts a new network namespace to a file before the container exists, so that CNI can set
-// it up and tear it down independently of the container's processes.
+// it up and tear it down independently of the container's processes. Its `lo` is brought up by the holder
+// (what CNI's loopback plugin would do, without a process of its own): two ioctls, async-signal-safe.
+static int loopback_up(void) {
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) return -1;
+    struct ifreq request;
+    memset(&request, 0, sizeof(request));
+    strcpy(request.ifr_name, "lo");
+    int result = ioctl(sock, SIOCGIFFLAGS, &request);
+    if (result == 0) {
+        request.ifr_flags |= IFF_UP;
+        result = ioctl(sock, SIOCSIFFLAGS, &request);
+    }
+    close(sock);
+    return result;
+}
+
 int berth_netns_fd(void) {
     int release;
-    pid_t child = namespace_holder(CLONE_NEWNET, &release);
+    pid_t child = namespace_holder(CLONE_NEWNET, &release, loopback_up);
     if (child < 0) return -1;
     return open_and_release(child, release, "net", 1);
 }

@@ -10,6 +10,8 @@ public struct CreateRequest: Sendable {
     public var name: String?
     public var config: ContainerConfig
     public var hostConfig: HostConfig
+    /// More networks than `hostConfig.NetworkMode`'s (a repeated `--network`, the API's EndpointsConfig).
+    public var networks: [EndpointConfig] = []
     public init(name: String?, config: ContainerConfig, hostConfig: HostConfig) {
         self.name = name; self.config = config; self.hostConfig = hostConfig
     }
@@ -29,14 +31,21 @@ extension Engine {
         }
         try Self.validate(host)
         if let network = try cniNetwork(host.NetworkMode), let ip = host.RequestedIPv4 {
-            guard let address = Subnet.parse(ip), let subnet = Subnet(parsing: network.subnet), subnet.contains(address) else {
-                throw EngineError("invalid --ip \(ip)", "it is not in network \(network.name)'s subnet \(network.subnet)")
+            try checkRequestedAddress(ip, on: network, for: nil)
+        }
+        for extra in request.networks {
+            guard Self.hasOwnNetwork(host.NetworkMode), Self.hasOwnNetwork(extra.Network) else {
+                throw EngineError("conflicting options: cannot attach both user-defined and non-user-defined network-modes", "")
             }
-            if let range = network.ipRange.flatMap(Subnet.init(parsing:)), !range.contains(address) {
-                throw EngineError("invalid --ip \(ip)", "it is not in network \(network.name)'s --ip-range \(range.description)")
+            if extra.Network == host.NetworkMode || request.networks.filter({ $0.Network == extra.Network }).count > 1 {
+                throw EngineError("network \(extra.Network) is given twice", "")
             }
-            let users = try metadata.containers().filter { $0.Network?.attachments.contains { $0.address == ip && $0.network == network.name } == true }
-            if let user = users.first { throw EngineError("Address already in use", "\(ip) is \(user.Name)'s") }
+            let definition = try network(extra.Network)
+            if let ip = extra.IPv4Address { try checkRequestedAddress(ip, on: definition, for: nil) }
+        }
+        if let mac = config.MacAddress {
+            guard Self.isUnicastMAC(mac) else { throw EngineError("invalid MAC address: \(mac)", "use six hex pairs, as 02:42:ac:11:00:02, of a unicast address") }
+            guard Self.hasOwnNetwork(host.NetworkMode) else { throw EngineError("conflicting options: mac-address and the \(host.NetworkMode) network mode", "") }
         }
         let execution = image.config.config ?? ImageConfig.Execution()
         if config.Entrypoint == nil { config.Entrypoint = execution.Entrypoint }
@@ -66,6 +75,7 @@ extension Engine {
             Id: id, Name: name, Created: Self.now(), Path: path, Args: Array(args.dropFirst()), State: .created,
             ImageName: config.Image, Image: image.configDigest.description, RestartCount: 0, Config: config,
             HostConfig: host, Mounts: [], AnonymousVolumes: [], LogPath: directory + "/\(id)-json.log")
+        if !request.networks.isEmpty { record.Endpoints = record.endpoints + request.networks }
         try metadata.insert(record)
         do throws(EngineError) {
             do { try Files.makeDirectories(directory, mode: 0o710) } catch { throw EngineError("creating \(directory)", error.description) }
@@ -170,6 +180,13 @@ extension Engine {
         }
     }
 
+    /// `aa:bb:cc:dd:ee:ff`, with the multicast bit clear (the kernel refuses a multicast address for an interface).
+    static func isUnicastMAC(_ text: String) -> Bool {
+        let octets = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard octets.count == 6, octets.allSatisfy({ $0.count == 2 && UInt8($0, radix: 16) != nil }) else { return false }
+        return (UInt8(octets[0], radix: 16) ?? 1) & 1 == 0
+    }
+
     /// The image's environment with the user's on top, one entry per name.
     static func mergeEnvironment(_ base: [String], _ overrides: [String]) -> [String] {
         var result = base
@@ -215,7 +232,7 @@ extension Engine {
             }
             // On a user network the names of its containers come from aardvark-dns on the gateway, which
             // forwards everything else to the host's resolvers.
-            if let attachment = record.Network?.attachments.first, attachment.network != "bridge" {
+            if let attachment = record.Network?.attachments.first(where: { $0.network != NetworkDefinition.defaultName }) {
                 lines.removeAll { $0.hasPrefix("nameserver") }
                 lines.insert("nameserver \(attachment.gateway)", at: 0)
             }
@@ -237,10 +254,16 @@ extension Engine {
             let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
             if parts.count == 2 { hosts += "\(parts[1])\t\(parts[0])\n" }
         }
+        // Rewritten in place once they exist: a running container has them bind-mounted, and a new inode would
+        // not reach it (`network connect` changes resolv.conf).
+        func write(_ name: String, _ content: String) throws(SystemError) {
+            let path = directory + "/" + name
+            if Files.exists(path) { try Files.write(path, content, flags: O_WRONLY | O_TRUNC | O_NOFOLLOW) } else { try Files.replace(path, Array(content.utf8), mode: 0o644) }
+        }
         do {
-            try Files.replace(directory + "/hostname", Array((record.Config.Hostname + "\n").utf8), mode: 0o644)
-            try Files.replace(directory + "/hosts", Array(hosts.utf8), mode: 0o644)
-            try Files.replace(directory + "/resolv.conf", Array(resolv.utf8), mode: 0o644)
+            try write("hostname", record.Config.Hostname + "\n")
+            try write("hosts", hosts)
+            try write("resolv.conf", resolv)
         } catch {
             throw EngineError("writing the container's /etc files", error.description)
         }

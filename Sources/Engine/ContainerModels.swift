@@ -25,6 +25,30 @@ public struct ContainerInfo: Codable, Sendable {
     /// The container's place on its networks while it has one (berth's own field; inspect shows it as
     /// docker's NetworkSettings).
     public var Network: ContainerNetworkState?
+    /// The networks the container is connected to, in interface order (eth0, eth1, …): docker's
+    /// EndpointsConfig. Nil until `network connect`/`disconnect` first changes them; until then they follow
+    /// from `--network`, `--ip`, `--network-alias` and `--mac-address` (`endpoints`).
+    public var Endpoints: [EndpointConfig]?
+
+    public var endpoints: [EndpointConfig] {
+        if let Endpoints { return Endpoints }
+        let mode = HostConfig.NetworkMode
+        if mode == "none" || mode == "host" || mode.hasPrefix("container:") { return [] }
+        return [EndpointConfig(Network: mode == "default" ? "bridge" : mode, Aliases: HostConfig.NetworkAliases,
+                               IPv4Address: HostConfig.RequestedIPv4, MacAddress: Config.MacAddress)]
+    }
+}
+
+/// One network of a container as configured (docker's EndpointSettings, the part a user sets).
+public struct EndpointConfig: Codable, Sendable, Equatable {
+    public var Network: String
+    public var Aliases: [String]?
+    public var IPv4Address: String?
+    public var MacAddress: String?
+
+    public init(Network: String, Aliases: [String]? = nil, IPv4Address: String? = nil, MacAddress: String? = nil) {
+        self.Network = Network; self.Aliases = Aliases; self.IPv4Address = IPv4Address; self.MacAddress = MacAddress
+    }
 }
 
 /// docker's `State`, plus why the container last stopped, in words.
@@ -87,6 +111,8 @@ public struct ContainerConfig: Codable, Sendable {
     public var Labels: [String: String]
     public var StopSignal: String?
     public var StopTimeout: Int?
+    /// `--mac-address` (docker keeps it here too) of the first network's interface.
+    public var MacAddress: String?
 
     public init(image: String) {
         Hostname = ""; Domainname = ""; User = ""; AttachStdin = false; AttachStdout = true; AttachStderr = true

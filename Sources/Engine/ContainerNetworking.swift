@@ -77,31 +77,143 @@ extension Engine {
         }
     }
 
-    /// Before the monitor starts: a network namespace file, every network's ADD, the container's /etc/hosts with
-    /// its address. Anything left from before (a killed monitor, a reboot) is torn down first, so that nothing
+    /// Whether a container of this network mode has a network namespace of its own that CNI sets up.
+    static func hasOwnNetwork(_ mode: String) -> Bool { !(mode == "none" || mode == "host" || mode.hasPrefix("container:")) }
+
+    /// Before the monitor starts: a network namespace file, every network's ADD (eth0, eth1, … in the order
+    /// of the container's endpoints; the published ports on the first), the container's /etc/hosts with its
+    /// address. Anything left from before (a killed monitor, a reboot) is torn down first, so that nothing
     /// (lease, veth, rule) is kept twice. Returns the namespace file for the runtime config.
     func setUpNetwork(_ record: inout ContainerInfo) throws(EngineError) -> String? {
         tearDownNetwork(&record)
-        guard let network = try cniNetwork(record.HostConfig.NetworkMode) else { return nil }
+        guard Self.hasOwnNetwork(record.HostConfig.NetworkMode) else { return nil }
+        let endpoints = record.endpoints
+        var definitions: [NetworkDefinition] = []
+        for endpoint in endpoints { definitions.append(try network(endpoint.Network)) }
         let ports = try resolvePorts(record)
         let directory = runroot + "/netns"
         let path = directory + "/" + record.Id
         do { try Files.makeDirectories(directory, mode: 0o755) } catch { throw EngineError("creating \(directory)", error.description) }
         NetworkNamespaceFile.remove(at: path)
-        do {
-            try NetworkNamespaceFile.create(at: path)
-            _ = try CNIPluginLoopback.up(containerID: record.Id, netns: path)
-            let attachment = try NetworkAttachment.attach(network, containerID: record.Id, netns: path, ifname: "eth0",
-                                                          ports: ports, staticIP: record.HostConfig.RequestedIPv4)
-            record.Network = ContainerNetworkState(namespacePath: path, attachments: [attachment], ports: ports)
-        } catch {
-            NetworkNamespaceFile.remove(at: path)
-            throw EngineError("setting up network \(network.name) for \(record.Name)", error.description)
+        var attachments: [Attachment] = []
+        do throws(NetworkError) { try NetworkNamespaceFile.create(at: path) } catch {
+            throw EngineError("creating the network namespace of \(record.Name)", error.description)
         }
+        for (index, (endpoint, network)) in zip(endpoints, definitions).enumerated() {
+            do throws(NetworkError) {
+                attachments.append(try NetworkAttachment.attach(network, containerID: record.Id, netns: path, ifname: "eth\(index)",
+                                                                ports: index == 0 ? ports : [], staticIP: endpoint.IPv4Address,
+                                                                mac: endpoint.MacAddress))
+            } catch {
+                for (attachment, done) in zip(attachments, definitions).reversed() {
+                    try? NetworkAttachment.detach(done, containerID: record.Id, netns: path, ifname: attachment.interface)
+                }
+                NetworkNamespaceFile.remove(at: path)
+                throw EngineError("setting up network \(network.name) for \(record.Name)", error.description)
+            }
+        }
+        record.Network = ContainerNetworkState(namespacePath: path, attachments: attachments, ports: attachments.isEmpty ? [] : ports)
         try writeEtcFiles(record)
         try metadata.update(record)
-        try refreshNames(network)
+        for network in definitions { try refreshNames(network) }
         return path
+    }
+
+    /// `network connect`: a running container gets the network now, as its next interface (ADD into its
+    /// namespace file); a stopped one at its next start. docker's refusals: a container of the host, none
+    /// or another container's network, a network it is on already, an address outside the subnet or taken.
+    public func connect(_ networkReference: String, container reference: String, aliases: [String], ip: String?) throws(EngineError) {
+        let network = try self.network(networkReference)
+        let found = try container(reference)
+        try locked(found.Id) { () throws(EngineError) in
+            var record = withLiveState(try container(found.Id))
+            let mode = record.HostConfig.NetworkMode
+            if mode == "host" { throw EngineError("container cannot be disconnected from host network or connected to host network", "") }
+            if mode == "none" {
+                throw EngineError("container cannot be connected to multiple networks with one of the networks in private (none) mode", "")
+            }
+            if mode.hasPrefix("container:") { throw EngineError("conflicting options: container type network can't be used with other networks", "") }
+            var endpoints = record.endpoints
+            if endpoints.contains(where: { $0.Network == network.name }) {
+                throw EngineError("endpoint with name \(record.Name) already exists in network \(network.name)", "")
+            }
+            if let ip { try checkRequestedAddress(ip, on: network, for: record.Id) }
+            let endpoint = EndpointConfig(Network: network.name, Aliases: aliases.isEmpty ? nil : aliases, IPv4Address: ip)
+            if record.State.Running, var state = record.Network {
+                let used = Set(state.attachments.map(\.interface))
+                let ifname = (0...).lazy.map { "eth\($0)" }.first { !used.contains($0) } ?? "eth9"
+                do throws(NetworkError) {
+                    state.attachments.append(try NetworkAttachment.attach(network, containerID: record.Id, netns: state.namespacePath,
+                                                                          ifname: ifname, ports: [], staticIP: ip))
+                } catch {
+                    throw EngineError("connecting \(record.Name) to network \(network.name)", error.description)
+                }
+                record.Network = state
+            }
+            endpoints.append(endpoint)
+            record.Endpoints = endpoints
+            try metadata.update(record)
+            if record.Network != nil { try writeEtcFiles(record) }
+            try refreshNames(network)
+            Events.record(self, type: "network", action: "connect", id: network.id, attributes: ["container": record.Id, "name": network.name, "type": "bridge"])
+        }
+    }
+
+    /// `network disconnect`: the network's interface goes (DEL) if the container runs, and the endpoint from
+    /// its configuration either way.
+    public func disconnect(_ networkReference: String, container reference: String) throws(EngineError) {
+        let found = try container(reference)
+        let network: NetworkDefinition
+        do { network = try networks.network(networkReference) } catch {
+            // A network removed behind our back can still be let go of by name.
+            guard found.endpoints.contains(where: { $0.Network == networkReference }) else { throw EngineError(error.what, error.why) }
+            network = NetworkDefinition(name: networkReference, id: "", created: "", bridge: "", subnet: "", gateway: "")
+        }
+        try locked(found.Id) { () throws(EngineError) in
+            var record = withLiveState(try container(found.Id))
+            if record.HostConfig.NetworkMode == "host" {
+                throw EngineError("container cannot be disconnected from host network or connected to host network", "")
+            }
+            var endpoints = record.endpoints
+            guard let index = endpoints.firstIndex(where: { $0.Network == network.name }) else {
+                throw EngineError("container \(record.Id) is not connected to network \(network.name)", "")
+            }
+            if var state = record.Network, let attached = state.attachments.firstIndex(where: { $0.network == network.name }) {
+                let attachment = state.attachments[attached]
+                if let definition = NetworkAttachment.cachedNetwork(named: network.name, containerID: record.Id, ifname: attachment.interface)
+                    ?? (network.id.isEmpty ? nil : network) {
+                    do throws(NetworkError) {
+                        try NetworkAttachment.detach(definition, containerID: record.Id, netns: state.namespacePath, ifname: attachment.interface)
+                    } catch {
+                        throw EngineError("disconnecting \(record.Name) from network \(network.name)", error.description)
+                    }
+                }
+                state.attachments.remove(at: attached)
+                if attached == 0 { state.ports = [] }   // they were published on that interface's address
+                record.Network = state
+            }
+            endpoints.remove(at: index)
+            record.Endpoints = endpoints
+            try metadata.update(record)
+            if record.Network != nil { try writeEtcFiles(record) }
+            if !network.id.isEmpty { try refreshNames(network) }
+            Events.record(self, type: "network", action: "disconnect", id: network.id, attributes: ["container": record.Id, "name": network.name, "type": "bridge"])
+        }
+    }
+
+    /// `--ip` or `network connect --ip`: inside the network's subnet (and range), not another container's.
+    func checkRequestedAddress(_ ip: String, on network: NetworkDefinition, for id: String?) throws(EngineError) {
+        guard let address = Subnet.parse(ip), let subnet = Subnet(parsing: network.subnet), subnet.contains(address) else {
+            throw EngineError("invalid --ip \(ip)", "it is not in network \(network.name)'s subnet \(network.subnet)")
+        }
+        if let range = network.ipRange.flatMap(Subnet.init(parsing:)), !range.contains(address) {
+            throw EngineError("invalid --ip \(ip)", "it is not in network \(network.name)'s --ip-range \(range.description)")
+        }
+        let users = try metadata.containers().filter { other in
+            other.Id != id && (other.Network?.attachments.contains { $0.address == ip && $0.network == network.name } == true
+                || other.endpoints.contains { $0.Network == network.name && $0.IPv4Address == ip })
+        }
+        if let user = users.first { throw EngineError("Address already in use", "\(ip) is \(user.Name)'s") }
     }
 
     var dnsDirectory: String { runroot + "/aardvark-dns" }
@@ -112,8 +224,8 @@ extension Engine {
         guard !network.isDefault else { return }
         let records = try containers(on: network).compactMap { record -> AardvarkDNS.Record? in
             guard let attachment = record.Network?.attachments.first(where: { $0.network == network.name }) else { return nil }
-            return AardvarkDNS.Record(id: record.Id, address: attachment.address,
-                                      names: [record.Name] + (record.HostConfig.NetworkAliases ?? []) + [String(record.Id.prefix(12))])
+            let aliases = record.endpoints.first { $0.Network == network.name }?.Aliases ?? []
+            return AardvarkDNS.Record(id: record.Id, address: attachment.address, names: [record.Name] + aliases + [String(record.Id.prefix(12))])
         }
         do { try AardvarkDNS.update(directory: dnsDirectory, network: network, records: records) } catch {
             throw EngineError(error.what, error.why)
@@ -253,7 +365,7 @@ extension Engine {
         let all = try metadata.containers()
         var removed: [String] = []
         for network in networks.list() where !network.isDefault {
-            if all.contains(where: { $0.HostConfig.NetworkMode == network.name || $0.Network?.attachments.contains { $0.network == network.name } == true }) { continue }
+            if all.contains(where: { $0.endpoints.contains { $0.Network == network.name } || $0.Network?.attachments.contains { $0.network == network.name } == true }) { continue }
             try removeNetwork(network.name)
             removed.append(network.name)
         }

@@ -29,7 +29,9 @@ struct CNIPlugin {
         let environment = ["CNI_COMMAND=\(command.rawValue)", "CNI_CONTAINERID=\(containerID)", "CNI_NETNS=\(netns)",
                            "CNI_IFNAME=\(ifname)", "CNI_ARGS=\(cniArgs)", "CNI_PATH=\(Self.searchPath.joined(separator: ":"))",
                            "PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+        let started = Clock.monotonicNanoseconds()
         let (status, output) = try Self.run(path, input: input, environment: environment)
+        Trace.log("CNI \(type) \(command.rawValue) \(ifname) = \(status) in \((Clock.monotonicNanoseconds() - started) / 1_000_000) ms")
         let object = (try? JSONSerialization.jsonObject(with: output)) as? [String: Any] ?? [:]
         if status != 0 {
             // The spec's error object: {"code": N, "msg": "...", "details": "..."}.

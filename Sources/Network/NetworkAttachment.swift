@@ -36,23 +36,26 @@ public enum NetworkAttachment {
 
     /// ADD of every plugin; on a failure the plugins already run are deleted again, so nothing is left.
     public static func attach(_ network: NetworkDefinition, containerID: String, netns: String, ifname: String,
-                              ports: [PortMapping], staticIP: String?) throws(NetworkError) -> Attachment {
+                              ports: [PortMapping], staticIP: String?, mac: String? = nil) throws(NetworkError) -> Attachment {
         let conflist = network.conflist()
-        let plugins = conflist["plugins"] as? [[String: Any]] ?? []
+        var capabilityArgs: [String: Any] = [:]
+        if !ports.isEmpty { capabilityArgs["portMappings"] = ports.map(\.cni) }
+        if let mac { capabilityArgs["mac"] = mac }
+        let plugins = activePlugins(conflist, capabilityArgs: capabilityArgs)
         var args: [(String, String)] = []
         if let staticIP { args.append(("IP", staticIP)) }
         var result: [String: Any]?
         var done = 0
         do throws(NetworkError) {
             for plugin in plugins {
-                let config = pluginConfig(plugin, network: network, prevResult: result, ports: ports)
+                let config = pluginConfig(plugin, network: network, prevResult: result, capabilityArgs: capabilityArgs)
                 result = try CNIPlugin(type: plugin["type"] as? String ?? "").invoke(.add, config: config, containerID: containerID,
                                                                                   netns: netns, ifname: ifname, args: args)
                 done += 1
             }
         } catch {
             for plugin in plugins.prefix(done + 1).reversed() {   // the one that failed too, as the spec asks
-                let config = pluginConfig(plugin, network: network, prevResult: result, ports: ports)
+                let config = pluginConfig(plugin, network: network, prevResult: result, capabilityArgs: capabilityArgs)
                 _ = try? CNIPlugin(type: plugin["type"] as? String ?? "").invoke(.del, config: config, containerID: containerID,
                                                                                  netns: netns, ifname: ifname, args: args)
             }
@@ -65,8 +68,22 @@ public enum NetworkAttachment {
             throw error
         }
         let final = result ?? [:]
-        try writeCache(network: network, conflist: conflist, containerID: containerID, ifname: ifname, args: args, ports: ports, result: final)
+        try writeCache(network: network, conflist: conflist, containerID: containerID, ifname: ifname, args: args,
+                       capabilityArgs: capabilityArgs, result: final)
         return try parse(final, network: network, ifname: ifname)
+    }
+
+    /// The plugins to run for this container. A plugin whose configuration is nothing but runtime capabilities
+    /// (`portmap`, a bare `tuning`) does nothing when the container brings none of them: its ADD returns the
+    /// previous result unchanged and its DEL has nothing to undo. Skipping it saves an exec of a Go binary
+    /// (10-20 ms) each way; the same rule on ADD and DEL keeps the two symmetric.
+    static func activePlugins(_ conflist: [String: Any], capabilityArgs: [String: Any]) -> [[String: Any]] {
+        (conflist["plugins"] as? [[String: Any]] ?? []).filter { plugin in
+            guard ["portmap", "tuning"].contains(plugin["type"] as? String ?? ""),
+                  Set(plugin.keys).isSubset(of: ["type", "capabilities"]) else { return true }
+            let wanted = (plugin["capabilities"] as? [String: Bool] ?? [:]).filter(\.value).keys
+            return wanted.contains { capabilityArgs[$0] != nil }
+        }
     }
 
     /// DEL of every plugin, last first, with the cached result; then the cache entry goes. Repeatable: a DEL
@@ -74,21 +91,17 @@ public enum NetworkAttachment {
     public static func detach(_ network: NetworkDefinition, containerID: String, netns: String, ifname: String) throws(NetworkError) {
         let path = cachePath(network, containerID, ifname)
         var prevResult: [String: Any]?
-        var ports: [PortMapping] = []
+        var capabilityArgs: [String: Any] = [:]
         var args: [(String, String)] = []
         if let data = FileManager.default.contents(atPath: path),
            let cache = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
             prevResult = cache["result"] as? [String: Any]
-            if let mappings = (cache["capabilityArgs"] as? [String: Any])?["portMappings"] as? [[String: Any]] {
-                ports = mappings.map { PortMapping(hostIP: $0["hostIP"] as? String ?? "", hostPort: $0["hostPort"] as? Int ?? 0,
-                                                   containerPort: $0["containerPort"] as? Int ?? 0, proto: $0["protocol"] as? String ?? "tcp") }
-            }
+            capabilityArgs = cache["capabilityArgs"] as? [String: Any] ?? [:]
             args = ((cache["cniArgs"] as? [[String]]) ?? []).compactMap { $0.count == 2 ? ($0[0], $0[1]) : nil }
         }
-        let plugins = network.conflist()["plugins"] as? [[String: Any]] ?? []
         var failure: NetworkError?
-        for plugin in plugins.reversed() {
-            let config = pluginConfig(plugin, network: network, prevResult: prevResult, ports: ports)
+        for plugin in activePlugins(network.conflist(), capabilityArgs: capabilityArgs).reversed() {
+            let config = pluginConfig(plugin, network: network, prevResult: prevResult, capabilityArgs: capabilityArgs)
             do throws(NetworkError) {
                 _ = try CNIPlugin(type: plugin["type"] as? String ?? "").invoke(.del, config: config, containerID: containerID,
                                                                                 netns: netns, ifname: ifname, args: args)
@@ -111,25 +124,27 @@ public enum NetworkAttachment {
         return NetworkDefinition(conflist: conflist)
     }
 
+    /// A plugin's stdin: its conflist entry with the network's name and version, the previous result, and the
+    /// `runtimeConfig` of the capabilities it declares (libcni's rule: only those).
     static func pluginConfig(_ plugin: [String: Any], network: NetworkDefinition, prevResult: [String: Any]?,
-                             ports: [PortMapping]) -> [String: Any] {
+                             capabilityArgs: [String: Any]) -> [String: Any] {
         var config = plugin
         config["name"] = network.cniName
         config["cniVersion"] = NetworkDefinition.cniVersion
         if let prevResult { config["prevResult"] = prevResult }
-        if (plugin["capabilities"] as? [String: Bool])?["portMappings"] == true {
-            config["runtimeConfig"] = ["portMappings": ports.map(\.cni)]
-        }
+        let declared = (plugin["capabilities"] as? [String: Bool] ?? [:]).filter(\.value).keys
+        let runtimeConfig = capabilityArgs.filter { declared.contains($0.key) }
+        if !runtimeConfig.isEmpty { config["runtimeConfig"] = runtimeConfig }
         return config
     }
 
     static func writeCache(network: NetworkDefinition, conflist: [String: Any], containerID: String, ifname: String,
-                           args: [(String, String)], ports: [PortMapping], result: [String: Any]) throws(NetworkError) {
+                           args: [(String, String)], capabilityArgs: [String: Any], result: [String: Any]) throws(NetworkError) {
         let config = (try? JSONSerialization.data(withJSONObject: conflist, options: [.sortedKeys])) ?? Data()
         let cache: [String: Any] = [
             "kind": "cniCacheV1", "containerId": containerID, "config": config.base64EncodedString(), "ifName": ifname,
             "networkName": network.cniName, "cniArgs": args.map { [$0.0, $0.1] },
-            "capabilityArgs": ports.isEmpty ? [:] : ["portMappings": ports.map(\.cni)], "result": result,
+            "capabilityArgs": capabilityArgs, "result": result,
         ]
         do {
             try Files.makeDirectories(cacheDirectory, mode: 0o700)
@@ -211,13 +226,5 @@ public enum NetworkCleanup {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return String(decoding: data, as: UTF8.self)
-    }
-}
-
-/// The loopback plugin: `lo` up in a new network namespace (the bridge plugin leaves it down).
-public enum CNIPluginLoopback {
-    public static func up(containerID: String, netns: String) throws(NetworkError) -> [String: Any] {
-        try CNIPlugin(type: "loopback").invoke(.add, config: ["cniVersion": NetworkDefinition.cniVersion, "name": "lo", "type": "loopback"],
-                                               containerID: containerID, netns: netns, ifname: "lo")
     }
 }

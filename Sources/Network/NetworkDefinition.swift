@@ -52,7 +52,8 @@ public struct NetworkDefinition: Sendable, Equatable {
                 ["type": "portmap", "capabilities": ["portMappings": true]],
                 // Containers of one network reach each other, not those of another (docker's isolation).
                 ["type": "firewall", "ingressPolicy": "same-bridge"],
-                ["type": "tuning"],
+                // A container's --mac-address, set after the bridge plugin made the interface.
+                ["type": "tuning", "capabilities": ["mac": true]],
             ] as [[String: Any]],
         ]
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import Linux
 
 /// `berth`: the engine CLI and the cgroup/namespace toolkit. Each area registers its commands in its own file.
 @main
@@ -16,6 +17,8 @@ struct Berth: AsyncParsableCommand {
     /// podman's global options may come before the command; usage errors exit 125, as docker's do.
     static func main() async {
         let arguments = GlobalOptions.extract(from: Array(CommandLine.arguments.dropFirst()))
+        // `--debug` (or `--log-level debug`): the syscall trail and each CNI plugin's run, on stderr.
+        if ProcessInfo.processInfo.environment["BERTH_LOG_LEVEL"] == "debug" { Trace.enabled = true }
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {

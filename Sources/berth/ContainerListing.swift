@@ -82,7 +82,7 @@ enum ContainerRow {
             ("LocalVolumes", .string(String(record.Mounts.filter { $0.Type == "volume" }.count))),
             ("Mounts", .string(record.Mounts.map { $0.Name ?? $0.Source }.joined(separator: ","))),
             ("Names", .string(record.Name)),
-            ("Networks", .string(record.HostConfig.NetworkMode)),
+            ("Networks", .string(record.endpoints.isEmpty ? record.HostConfig.NetworkMode : record.endpoints.map(\.Network).joined(separator: ","))),
             ("Ports", .string(record.State.Running ? record.portSummary : "")),
             ("RunningFor", .string(HumanTime.ago(record.Created))),
             ("Size", .string(size ? HumanTime.bytes(Double(engine.writableSize(record.Id))) + " (virtual " + HumanTime.bytes(Double(engine.imageSize(record))) + ")" : "")),

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Images
 import Linux
+import Network
 import Template
 
 /// docker's `inspect` shapes for containers, images and volumes.
@@ -33,26 +34,35 @@ enum InspectView {
     /// docker's NetworkSettings: the address of each network, the published ports, the namespace.
     static func networkSettings(_ record: ContainerInfo, engine: Engine) -> TemplateValue {
         let running = record.State.Running
-        let attachment = running ? record.Network?.attachments.first : nil
+        let attachments = running ? record.Network?.attachments ?? [] : []
+        let first = attachments.first
         let sandbox = record.Network?.namespacePath ?? (record.State.Pid > 0 && record.HostConfig.NetworkMode != "host" ? "/proc/\(record.State.Pid)/ns/net" : "")
         let ports: TemplateValue = .object(running ? record.publishedPorts.map { entry in
             (entry.port, entry.bindings.isEmpty ? .null : .array(entry.bindings.map { .object([("HostIp", .string($0.HostIp)), ("HostPort", .string($0.HostPort))]) }))
         } : [])
-        let networkName = record.HostConfig.NetworkMode == "default" ? "bridge" : record.HostConfig.NetworkMode
-        let networkID = (try? engine.networks.network(networkName))?.id ?? ""
-        let endpoint: TemplateValue = .object([
-            ("IPAMConfig", record.HostConfig.RequestedIPv4.map { .object([("IPv4Address", .string($0))]) } ?? .null),
-            ("Links", .null), ("Aliases", .null), ("MacAddress", .string(attachment?.mac ?? "")),
-            ("NetworkID", .string(networkID)), ("EndpointID", .string(attachment == nil ? "" : record.Id)),
-            ("Gateway", .string(attachment?.gateway ?? "")), ("IPAddress", .string(attachment?.address ?? "")),
-            ("IPPrefixLen", .int(Int64(attachment?.prefixLength ?? 0))), ("IPv6Gateway", .string("")),
-            ("GlobalIPv6Address", .string("")), ("GlobalIPv6PrefixLen", .int(0)), ("DNSNames", .null),
-        ])
+        // host and none have an entry of their own in docker; the container:NAME mode has none.
+        var endpoints = record.endpoints
+        if endpoints.isEmpty && ["host", "none"].contains(record.HostConfig.NetworkMode) { endpoints = [EndpointConfig(Network: record.HostConfig.NetworkMode)] }
+        let networks: [(key: String, value: TemplateValue)] = endpoints.map { endpoint in
+            let attachment = attachments.first { $0.network == endpoint.Network }
+            let networkID = (try? engine.networks.network(endpoint.Network))?.id ?? ""
+            return (endpoint.Network, .object([
+                ("IPAMConfig", endpoint.IPv4Address.map { .object([("IPv4Address", .string($0))]) } ?? .null),
+                ("Links", .null), ("Aliases", endpoint.Aliases.map { .array($0.map { .string($0) }) } ?? .null),
+                ("MacAddress", .string(attachment?.mac ?? "")),
+                ("NetworkID", .string(networkID)), ("EndpointID", .string(attachment == nil ? "" : record.Id)),
+                ("Gateway", .string(attachment?.gateway ?? "")), ("IPAddress", .string(attachment?.address ?? "")),
+                ("IPPrefixLen", .int(Int64(attachment?.prefixLength ?? 0))), ("IPv6Gateway", .string("")),
+                ("GlobalIPv6Address", .string("")), ("GlobalIPv6PrefixLen", .int(0)),
+                ("DNSNames", endpoint.Network == NetworkDefinition.defaultName || attachment == nil ? .null
+                    : .array(([record.Name] + (endpoint.Aliases ?? []) + [String(record.Id.prefix(12))]).map { .string($0) })),
+            ]))
+        }
         return .object([
             ("Bridge", .string("")), ("SandboxID", .string(running ? record.Id : "")), ("SandboxKey", .string(running ? sandbox : "")),
-            ("Ports", ports), ("Gateway", .string(attachment?.gateway ?? "")), ("IPAddress", .string(attachment?.address ?? "")),
-            ("IPPrefixLen", .int(Int64(attachment?.prefixLength ?? 0))), ("MacAddress", .string(attachment?.mac ?? "")),
-            ("Networks", .object([(networkName, endpoint)])),
+            ("Ports", ports), ("Gateway", .string(first?.gateway ?? "")), ("IPAddress", .string(first?.address ?? "")),
+            ("IPPrefixLen", .int(Int64(first?.prefixLength ?? 0))), ("MacAddress", .string(first?.mac ?? "")),
+            ("Networks", .object(networks)),
         ])
     }
 

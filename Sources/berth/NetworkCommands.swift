@@ -8,7 +8,34 @@ import Template
 struct NetworkGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "network", abstract: "Manage networks.",
-        subcommands: [NetworkCreate.self, NetworkList.self, NetworkInspect.self, NetworkRemove.self, NetworkPrune.self])
+        subcommands: [NetworkConnect.self, NetworkCreate.self, NetworkDisconnect.self, NetworkList.self, NetworkInspect.self,
+                      NetworkRemove.self, NetworkPrune.self])
+
+    struct NetworkConnect: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "connect", abstract: "Connect a container to a network.")
+        @OptionGroup var options: EngineOptions
+        @Option(name: .long, help: "Add network-scoped alias for the container.") var alias: [String] = []
+        @Option(name: .long, help: "IPv4 address (e.g., 172.30.100.104).") var ip: String?
+        @Argument(help: "Network.") var network: String
+        @Argument(help: "Container.") var container: String
+        func run() throws {
+            try engineCommand {
+                if let ip, Subnet.parse(ip) == nil { throw EngineError("invalid IPv4 address: \(ip)", "") }
+                try options.open().connect(network, container: container, aliases: alias, ip: ip)
+            }
+        }
+    }
+
+    struct NetworkDisconnect: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "disconnect", abstract: "Disconnect a container from a network.")
+        @OptionGroup var options: EngineOptions
+        @Flag(name: .shortAndLong, help: "Force the container to disconnect from a network.") var force = false
+        @Argument(help: "Network.") var network: String
+        @Argument(help: "Container.") var container: String
+        func run() throws {
+            try engineCommand { try options.open().disconnect(network, container: container) }
+        }
+    }
 
     struct NetworkCreate: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a network.")

@@ -66,8 +66,11 @@ struct RunFlags: ParsableArguments {
     @Option(name: .customLong("userns"), help: "User namespace to use (host, auto[:size=N]).") var userns: String?
     @Option(name: .customLong("uidmap"), help: "UID map of a new user namespace (CONTAINER_ID:HOST_ID:SIZE).") var uidmap: [String] = []
     @Option(name: .customLong("gidmap"), help: "GID map of a new user namespace (CONTAINER_ID:HOST_ID:SIZE).") var gidmap: [String] = []
-    @Option(name: [.customLong("network"), .customLong("net")], help: "Connect a container to a network (bridge, NAME, none, host, container:NAME; default $BERTH_DEFAULT_NETWORK or bridge).")
-    var network: String = ProcessInfo.processInfo.environment["BERTH_DEFAULT_NETWORK"] ?? "bridge"
+    @Option(name: [.customLong("network"), .customLong("net")], help: "Connect a container to a network (bridge, NAME, none, host, container:NAME; default $BERTH_DEFAULT_NETWORK or bridge); repeat for more networks.")
+    var networks: [String] = []
+    /// The first `--network`: the container's network mode.
+    var network: String { networks.first ?? ProcessInfo.processInfo.environment["BERTH_DEFAULT_NETWORK"] ?? "bridge" }
+    @Option(name: .customLong("mac-address"), help: "Container MAC address (e.g., 92:d0:c6:0a:29:33).") var macAddress: String?
     @Option(name: [.customShort("p"), .customLong("publish")], help: "Publish a container's port(s) to the host ([HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]).") var publish: [String] = []
     @Flag(name: [.customShort("P"), .customLong("publish-all")], help: "Publish all exposed ports to random ports.") var publishAll = false
     @Option(name: .customLong("ip"), help: "IPv4 address (e.g., 172.30.100.104).") var ip: String?
@@ -236,6 +239,7 @@ struct RunFlags: ParsableArguments {
         host.UsernsMode = userns ?? ""
         if !uidmap.isEmpty || !gidmap.isEmpty { host.IDMappings = IDMappingsJSON(UidMap: uidmap, GidMap: gidmap) }
         host.NetworkMode = network == "default" ? "bridge" : network
+        config.MacAddress = macAddress
         var bindings: [String: [PortBindingJSON]] = [:]
         for spec in publish {
             for entry in try PortSpec.parse(spec) { bindings[entry.key, default: []].append(entry.binding) }
@@ -264,7 +268,9 @@ struct RunFlags: ParsableArguments {
             return entry
         }
         if !["always", "missing", "never"].contains(pull) { throw EngineError("invalid pull option: '\(pull)'", "must be one of: always, missing, never") }
-        return CreateRequest(name: name, config: config, hostConfig: host)
+        var request = CreateRequest(name: name, config: config, hostConfig: host)
+        request.networks = networks.dropFirst().map { EndpointConfig(Network: $0 == "default" ? "bridge" : $0) }
+        return request
     }
 
     /// `-e NAME` takes NAME's value from our own environment, as docker does.

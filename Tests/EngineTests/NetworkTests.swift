@@ -195,3 +195,85 @@ enum Subnet4 {
     }
     static func isAddress(_ text: String) -> Bool { parse(text) != nil }
 }
+
+extension EngineSuite.NetworkTests {
+    /// `network connect` gives a running container a second interface at once (and a stopped one at its next
+    /// start), its names on the new network resolve, `disconnect` takes the interface and the names away; docker's
+    /// refusals; nothing left after rm.
+    @Test func connectAndDisconnectARunningContainer() throws {
+        let first = "cn-\(UInt32.random(in: 0...UInt32.max))", second = first + "-b"
+        #expect(try berth(["network", "create", first]).succeeded)
+        #expect(try berth(["network", "create", second]).succeeded)
+        defer { _ = try? berth(["network", "rm", first, second]) }
+        let roamer = uniqueName(), resident = uniqueName(), stopped = uniqueName(), isolated = uniqueName()
+        defer { _ = try? berth(["rm", "-f", roamer, resident, stopped, isolated]) }
+        #expect(try berth(["run", "-d", "--name", roamer, "--network", first, TestEngine.image, "sleep", "300"]).succeeded)
+        #expect(try berth(["run", "-d", "--name", resident, "--network", second, TestEngine.image, "sleep", "300"]).succeeded)
+        let roamerID = try inspect(roamer, "{{.Id}}")
+        let residentAddress = try inspect(resident, "{{.NetworkSettings.IPAddress}}")
+        // Before: the other network is out of reach.
+        #expect(!(try berth(["exec", roamer, "ping", "-c1", "-W1", residentAddress]).succeeded))
+
+        let connect = try berth(["network", "connect", "--alias", "web", second, roamer])
+        #expect(connect.succeeded, "\(connect.stderr)")
+        let interfaces = try berth(["exec", roamer, "ip", "-4", "-o", "addr"]).stdout
+        let secondAddress = try inspect(roamer, "{{(index .NetworkSettings.Networks \"\(second)\").IPAddress}}")
+        #expect(interfaces.contains("eth1") && interfaces.contains("inet \(secondAddress)/24"), "\(interfaces)")
+        #expect(try berth(["exec", roamer, "ping", "-c1", "-W2", residentAddress]).succeeded)
+        #expect(try berth(["exec", roamer, "nslookup", resident]).stdout.contains("Address: \(residentAddress)"))
+        #expect(try berth(["exec", resident, "nslookup", "web"]).stdout.contains("Address: \(secondAddress)"))
+        #expect(try berth(["ps", "--filter", "name=\(roamer)", "--format", "{{.Networks}}"]).stdout == "\(first),\(second)\n")
+        #expect(try berth(["network", "inspect", "-f", "{{len .Containers}}", second]).stdout == "2\n")
+
+        // docker's refusals, nothing changed by them.
+        let twice = try berth(["network", "connect", second, roamer])
+        #expect(twice.status == 125 && twice.stderr.contains("already exists in network \(second)"), "\(twice.stderr)")
+        #expect(try berth(["network", "connect", "no-such-net", roamer]).stderr.contains("network no-such-net not found"))
+        let outside = try berth(["network", "connect", "--ip", "192.0.2.9", first, resident])
+        #expect(outside.status == 125 && outside.stderr.contains("subnet"), "\(outside.stderr)")
+        #expect(try berth(["run", "-d", "--name", isolated, "--network", "none", TestEngine.image, "sleep", "300"]).succeeded)
+        #expect(try berth(["network", "connect", first, isolated]).stderr.contains("private (none) mode"))
+        #expect(try berth(["network", "inspect", "-f", "{{len .Containers}}", first]).stdout == "1\n")
+
+        let disconnect = try berth(["network", "disconnect", second, roamer])
+        #expect(disconnect.succeeded, "\(disconnect.stderr)")
+        #expect(!(try berth(["exec", roamer, "ip", "-o", "link"]).stdout.contains("eth1")))
+        #expect(try eventually { !(try berth(["exec", resident, "nslookup", "web"]).stdout.contains("Address: \(secondAddress)")) })
+        #expect(try berth(["network", "disconnect", second, roamer]).stderr.contains("is not connected to network \(second)"))
+        #expect(!(try runCommand("/bin/sh", ["-c", "ls /var/lib/cni/results"]).stdout.contains("\(second)-\(roamerID)")))
+
+        // A stopped container gets the network at its next start, as its second interface.
+        #expect(try berth(["create", "--name", stopped, "--network", first, TestEngine.image, "sleep", "300"]).succeeded)
+        #expect(try berth(["network", "connect", second, stopped]).succeeded)
+        #expect(try berth(["start", stopped]).succeeded)
+        let started = try berth(["exec", stopped, "ip", "-4", "-o", "addr"]).stdout
+        #expect(started.contains("eth0") && started.contains("eth1"), "\(started)")
+
+        #expect(try berth(["rm", "-f", roamer, resident, stopped, isolated]).succeeded)
+        let left = try Self.networkLeftovers(of: roamerID)
+        #expect(left.isEmpty, "\(left)")
+        #expect(try berth(["network", "rm", first, second]).succeeded)
+    }
+
+    /// `--mac-address` reaches the interface (through the tuning plugin's `mac` capability); a multicast or
+    /// malformed one, or one on `--network none`, is refused before anything is made; a repeated `--network`
+    /// gives one interface per network.
+    @Test func macAddressAndSeveralNetworksAtRun() throws {
+        let mac = "02:42:ac:11:\(String(format: "%02x", Int.random(in: 16...255))):07"
+        let inside = try berth(["run", "--rm", "--mac-address", mac, TestEngine.image, "cat", "/sys/class/net/eth0/address"])
+        #expect(inside.stdout == mac + "\n", "\(inside.stdout) \(inside.stderr)")
+        for (arguments, message) in [(["--mac-address", "03:00:00:00:00:01"], "invalid MAC address"), (["--mac-address", "02:00:00:00:01"], "invalid MAC address"),
+                                     (["--mac-address", "02:00:00:00:00:01", "--network", "none"], "conflicting options")] {
+            let before = try berth(["ps", "-aq"]).stdout
+            let result = try berth(["run", "--rm"] + arguments + [TestEngine.image, "true"])
+            #expect(result.status == 125 && result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            #expect(try berth(["ps", "-aq"]).stdout == before)
+        }
+        let net = "two-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(try berth(["network", "create", net]).succeeded)
+        defer { _ = try? berth(["network", "rm", net]) }
+        let both = try berth(["run", "--rm", "--network", "bridge", "--network", net, TestEngine.image, "ip", "-4", "-o", "addr"])
+        #expect(both.stdout.contains("eth0    inet 10.77.") && both.stdout.contains("eth1"), "\(both.stdout) \(both.stderr)")
+        #expect(try berth(["run", "--rm", "--network", "host", "--network", net, TestEngine.image, "true"]).stderr.contains("conflicting options"))
+    }
+}
