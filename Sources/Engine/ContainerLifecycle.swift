@@ -51,6 +51,19 @@ public final class StartedContainer: @unchecked Sendable {
         return (String(parts.first ?? ""), parts.count > 1 ? Int32(parts[1]) ?? 0 : 0)
     }
 
+    /// The start gate: the network is ready, the monitor may start the container.
+    func release() {
+        var go = UInt8(ascii: "g")
+        _ = send(readyFd, &go, 1, Int32(MSG_NOSIGNAL))
+    }
+
+    /// The start gate closed without a word: the monitor deletes the container it made and exits; we reap it.
+    func abandon() {
+        shutdown(readyFd, Int32(SHUT_WR))
+        var status: Int32 = 0
+        while waitpid(monitorPid, &status, 0) < 0 && errno == EINTR {}
+    }
+
     /// Waits until the container runs (after `created`, when the monitor held it for an attach).
     public func waitStarted() throws(EngineError) {
         while true {
@@ -80,10 +93,22 @@ extension Engine {
             do throws(SystemError) { try Files.makeDirectories(paths.directory, mode: 0o700) } catch {
                 throw EngineError("creating \(paths.directory)", error.description)
             }
-            let networkNamespace = try setUpNetwork(&record)
-            do throws(EngineError) { try writeRuntimeConfig(record, networkNamespace: networkNamespace) } catch {
-                tearDownNetwork(&record)
-                try? metadata.update(record)
+            // The network's ADDs (mostly the plugins waiting on iptables) run on a thread of their own while the
+            // config is written and the monitor creates the container; the monitor starts it only on our word.
+            let plan = try prepareNetwork(&record)
+            let attaching = plan.map { plan in
+                BackgroundWork { [id = record.Id, name = record.Name] in Self.attach(plan, containerID: id, name: name) }
+            }
+            /// Waits for the ADDs; on a failure nothing of the network is left (attach undid it).
+            func networkReady() throws(EngineError) {
+                guard let plan, let attaching else { return }
+                switch attaching.wait() {
+                case .success(let attachments): try recordNetwork(&record, plan: plan, attachments: attachments)
+                case .failure(let error): throw error
+                }
+            }
+            do throws(EngineError) { try writeRuntimeConfig(record, networkNamespace: plan?.namespacePath) } catch {
+                if (try? networkReady()) != nil { tearDownNetwork(&record) }
                 throw error
             }
             var monitor = MonitorConfig(id: record.Id, bundle: bundlePath(record.Id), runtimeRoot: runtimeRoot,
@@ -98,6 +123,7 @@ extension Engine {
             monitor.terminal = record.Config.Tty
             monitor.openStdin = record.Config.OpenStdin
             monitor.waitForAttach = waitForAttach
+            monitor.startGate = attaching != nil
             monitor.restart = RestartPolicy(parsing: record.HostConfig.RestartPolicy.Name == "on-failure" && record.HostConfig.RestartPolicy.MaximumRetryCount > 0
                 ? "on-failure:\(record.HostConfig.RestartPolicy.MaximumRetryCount)" : record.HostConfig.RestartPolicy.Name) ?? RestartPolicy()
             monitor.exitCommand = cleanupCommand + [record.Id]
@@ -107,12 +133,25 @@ extension Engine {
                                                         timeout: health.Timeout.flatMap { $0 > 0 ? $0 : nil } ?? 30_000_000_000,
                                                         startPeriod: health.StartPeriod ?? 0, retries: health.Retries.flatMap { $0 > 0 ? $0 : nil } ?? 3)
             }
-            do {
-                try Files.replace(paths.config, Array(try JSONEncoder().encode(monitor)), mode: 0o600)
+            let started: StartedContainer
+            do throws(EngineError) {
+                do {
+                    try Files.replace(paths.config, Array(try JSONEncoder().encode(monitor)), mode: 0o600)
+                } catch {
+                    throw EngineError("writing \(paths.config)", "\(error)")
+                }
+                started = try launchMonitor(id: record.Id, config: paths.config)
             } catch {
-                throw EngineError("writing \(paths.config)", "\(error)")
+                if (try? networkReady()) != nil { tearDownNetwork(&record) }
+                throw error
             }
-            let started = try launchMonitor(id: record.Id, config: paths.config)
+            if attaching != nil {
+                do throws(EngineError) { try networkReady() } catch {
+                    started.abandon()   // the monitor deletes the container it made and exits
+                    throw error
+                }
+                started.release()
+            }
             let (word, pid) = try started.next()
             if word == "started" { _ = pid }
             record.State = withLiveState(record).State
@@ -125,17 +164,18 @@ extension Engine {
         }
     }
 
+    /// The monitor, with a socket pair as its fd 3: it reports on it, and reads the start gate's word from it.
     private func launchMonitor(id: String, config: String) throws(EngineError) -> StartedContainer {
-        let pipe: (read: Int32, write: Int32)
-        do { pipe = try FileDescriptors.pipe() } catch { throw EngineError("starting the monitor", error.description) }
-        defer { close(pipe.write) }
+        let pair: (Int32, Int32)
+        do { pair = try FileDescriptors.socketPair(stream: true) } catch { throw EngineError("starting the monitor", error.description) }
+        defer { close(pair.1) }
         do {
             let pid = try Spawn.spawn(path: monitorBinary, args: [monitorBinary, config],
                                       env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                                      files: [3: pipe.write], newSession: true)
-            return StartedContainer(id: id, monitorPid: pid, readyFd: pipe.read)
+                                      files: [3: pair.1], newSession: true)
+            return StartedContainer(id: id, monitorPid: pid, readyFd: pair.0)
         } catch {
-            close(pipe.read)
+            close(pair.0)
             throw EngineError("starting the monitor \(monitorBinary)", error.description)
         }
     }
@@ -259,13 +299,23 @@ extension Engine {
             // Its exit command must not run against a container that is going away.
             Glibc.kill(monitor.monitorPid, SIGKILL)
         }
+        // The network's DELs (iptables, mostly) run beside the runtime's delete and the file removal.
+        let detaching = record.Network.map { state in
+            BackgroundWork { [store = networks] in Self.detach(state, containerID: id, store: store) }
+        }
         do { try runtime.delete(id: id, force: true) } catch {
+            detaching?.wait()
             throw EngineError("removing the runtime state of \(id)", error.description)
         }
-        var detached = record
-        tearDownNetwork(&detached)
-        try removeFiles(record)
+        do throws(EngineError) { try removeFiles(record) } catch {
+            detaching?.wait()
+            throw error
+        }
+        detaching?.wait()
         try metadata.deleteContainer(id: id)
+        for attachment in record.Network?.attachments ?? [] {
+            if let network = try? networks.network(attachment.network) { try? refreshNames(network) }
+        }
         if volumes || record.HostConfig.AutoRemove {
             for name in record.AnonymousVolumes { try? removeVolume(name) }
         }

@@ -80,11 +80,18 @@ extension Engine {
     /// Whether a container of this network mode has a network namespace of its own that CNI sets up.
     static func hasOwnNetwork(_ mode: String) -> Bool { !(mode == "none" || mode == "host" || mode.hasPrefix("container:")) }
 
-    /// Before the monitor starts: a network namespace file, every network's ADD (eth0, eth1, … in the order
-    /// of the container's endpoints; the published ports on the first), the container's /etc/hosts with its
-    /// address. Anything left from before (a killed monitor, a reboot) is torn down first, so that nothing
-    /// (lease, veth, rule) is kept twice. Returns the namespace file for the runtime config.
-    func setUpNetwork(_ record: inout ContainerInfo) throws(EngineError) -> String? {
+    /// What a start's network setup works from: the namespace file and each endpoint's network, resolved.
+    struct NetworkPlan: Sendable {
+        let namespacePath: String
+        let endpoints: [EndpointConfig]
+        let definitions: [NetworkDefinition]
+        let ports: [PortMapping]
+    }
+
+    /// Before the monitor starts: anything left from before (a killed monitor, a reboot) is torn down, so that
+    /// nothing (lease, veth, rule) is kept twice; the networks are resolved and the ports checked; the network
+    /// namespace file is made. Nil when the container has no network of its own.
+    func prepareNetwork(_ record: inout ContainerInfo) throws(EngineError) -> NetworkPlan? {
         tearDownNetwork(&record)
         guard Self.hasOwnNetwork(record.HostConfig.NetworkMode) else { return nil }
         let endpoints = record.endpoints
@@ -95,28 +102,41 @@ extension Engine {
         let path = directory + "/" + record.Id
         do { try Files.makeDirectories(directory, mode: 0o755) } catch { throw EngineError("creating \(directory)", error.description) }
         NetworkNamespaceFile.remove(at: path)
-        var attachments: [Attachment] = []
         do throws(NetworkError) { try NetworkNamespaceFile.create(at: path) } catch {
             throw EngineError("creating the network namespace of \(record.Name)", error.description)
         }
-        for (index, (endpoint, network)) in zip(endpoints, definitions).enumerated() {
+        return NetworkPlan(namespacePath: path, endpoints: endpoints, definitions: definitions, ports: ports)
+    }
+
+    /// Every network's ADD: eth0, eth1, … in the order of the endpoints, the published ports on the first. On a
+    /// failure the networks already added are deleted again and the namespace file goes. Touches neither the
+    /// database nor the engine, so that it can run on a thread of its own during the container's create.
+    static func attach(_ plan: NetworkPlan, containerID: String, name: String) -> Result<[Attachment], EngineError> {
+        var attachments: [Attachment] = []
+        for (index, (endpoint, network)) in zip(plan.endpoints, plan.definitions).enumerated() {
             do throws(NetworkError) {
-                attachments.append(try NetworkAttachment.attach(network, containerID: record.Id, netns: path, ifname: "eth\(index)",
-                                                                ports: index == 0 ? ports : [], staticIP: endpoint.IPv4Address,
-                                                                mac: endpoint.MacAddress))
+                attachments.append(try NetworkAttachment.attach(network, containerID: containerID, netns: plan.namespacePath,
+                                                                ifname: "eth\(index)", ports: index == 0 ? plan.ports : [],
+                                                                staticIP: endpoint.IPv4Address, mac: endpoint.MacAddress))
             } catch {
-                for (attachment, done) in zip(attachments, definitions).reversed() {
-                    try? NetworkAttachment.detach(done, containerID: record.Id, netns: path, ifname: attachment.interface)
+                for (attachment, done) in zip(attachments, plan.definitions).reversed() {
+                    try? NetworkAttachment.detach(done, containerID: containerID, netns: plan.namespacePath, ifname: attachment.interface)
                 }
-                NetworkNamespaceFile.remove(at: path)
-                throw EngineError("setting up network \(network.name) for \(record.Name)", error.description)
+                NetworkNamespaceFile.remove(at: plan.namespacePath)
+                return .failure(EngineError("setting up network \(network.name) for \(name)", error.description))
             }
         }
-        record.Network = ContainerNetworkState(namespacePath: path, attachments: attachments, ports: attachments.isEmpty ? [] : ports)
+        return .success(attachments)
+    }
+
+    /// After the ADDs: the container's state, its /etc/hosts with its address (in place: the runtime may have
+    /// bind-mounted the file already), its names on the user networks.
+    func recordNetwork(_ record: inout ContainerInfo, plan: NetworkPlan, attachments: [Attachment]) throws(EngineError) {
+        record.Network = ContainerNetworkState(namespacePath: plan.namespacePath, attachments: attachments,
+                                               ports: attachments.isEmpty ? [] : plan.ports)
         try writeEtcFiles(record)
         try metadata.update(record)
-        for network in definitions { try refreshNames(network) }
-        return path
+        for network in plan.definitions { try refreshNames(network) }
     }
 
     /// `network connect`: a running container gets the network now, as its next interface (ADD into its
@@ -236,16 +256,26 @@ extension Engine {
     /// in the debug trail only, since every cleanup path runs it again.
     func tearDownNetwork(_ record: inout ContainerInfo) {
         guard let state = record.Network else { return }
+        Self.detach(state, containerID: record.Id, store: networks)
+        forgetNetwork(&record, state)
+    }
+
+    /// The DELs of `tearDownNetwork` alone: no database, so that `rm` can run them beside its other work.
+    static func detach(_ state: ContainerNetworkState, containerID: String, store: NetworkStore) {
         let namespaceLost = !Mounts.isMountPoint(state.namespacePath)
         for attachment in state.attachments {
-            guard let network = NetworkAttachment.cachedNetwork(named: attachment.network, containerID: record.Id, ifname: attachment.interface)
-                ?? (try? networks.network(attachment.network)) else { continue }
-            do { try NetworkAttachment.detach(network, containerID: record.Id, netns: state.namespacePath, ifname: attachment.interface) } catch {
-                Trace.log("network teardown of \(record.Id): \(error)")
+            guard let network = NetworkAttachment.cachedNetwork(named: attachment.network, containerID: containerID, ifname: attachment.interface)
+                ?? (try? store.network(attachment.network)) else { continue }
+            do { try NetworkAttachment.detach(network, containerID: containerID, netns: state.namespacePath, ifname: attachment.interface) } catch {
+                Trace.log("network teardown of \(containerID): \(error)")
             }
         }
-        if namespaceLost { NetworkCleanup.removeNATRules(containerID: record.Id) }
+        if namespaceLost { NetworkCleanup.removeNATRules(containerID: containerID) }
         NetworkNamespaceFile.remove(at: state.namespacePath)
+    }
+
+    /// The bookkeeping after the DELs: the record without its network, the names gone from DNS.
+    func forgetNetwork(_ record: inout ContainerInfo, _ state: ContainerNetworkState) {
         record.Network = nil
         try? metadata.update(record)
         for attachment in state.attachments {

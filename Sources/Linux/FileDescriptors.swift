@@ -29,10 +29,11 @@ public enum FileDescriptors {
     }
 
     /// A connected pair of SOCK_SEQPACKET sockets, close-on-exec: message boundaries for the sync channel.
-    public static func socketPair() throws(SystemError) -> (Int32, Int32) {
+    public static func socketPair(stream: Bool = false) throws(SystemError) -> (Int32, Int32) {
         var fds: [Int32] = [0, 0]
+        let type = stream ? Int32(SOCK_STREAM.rawValue) : Int32(SOCK_SEQPACKET.rawValue)
         try check("socketpair") {
-            socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds)
+            socketpair(AF_UNIX, type | Int32(SOCK_CLOEXEC.rawValue), 0, &fds)
         }
         return (fds[0], fds[1])
     }

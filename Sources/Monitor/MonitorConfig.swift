@@ -24,6 +24,9 @@ public struct MonitorConfig: Codable, Sendable {
     public var openStdin: Bool
     /// `run` without -d: hold `start` until the first attach client is connected, so no output is lost.
     public var waitForAttach: Bool
+    /// The engine is still setting the container's network up: after create, wait for its `g` on the report
+    /// socket (fd 3) before starting; anything else (it closed the socket) abandons the start.
+    public var startGate: Bool = false
     public var restart: RestartPolicy
     /// Run (exec'd in place of the monitor) once the container has exited for good.
     public var exitCommand: [String]?

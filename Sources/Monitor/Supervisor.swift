@@ -151,6 +151,7 @@ public final class Supervisor {
             if let manager = try? Cgroups.manager(path: record.cgroupPath) { oomWatcher = try? OOMWatcher(manager) }
         }
         state.pid = pid
+        if first && config.startGate { try awaitStartGate() }
         if first && config.waitForAttach {
             report("created \(pid)")
             waitForFirstClient(seconds: 30)
@@ -175,6 +176,20 @@ public final class Supervisor {
         Processes.releaseCleanExecutablePages()
         nextTrim = Clock.monotonicNanoseconds() + 1_000_000_000
         trims = 0
+    }
+
+    /// The engine's go-ahead once the container's network is ready (it was made while we created the container).
+    private func awaitStartGate() throws(RuntimeError) {
+        var byte: UInt8 = 0
+        var got = -1
+        while readyFd >= 0 {
+            got = read(readyFd, &byte, 1)
+            if got < 0 && errno == EINTR { continue }
+            break
+        }
+        guard got == 1 && byte == UInt8(ascii: "g") else {
+            throw RuntimeError("starting the container", "the engine abandoned the start (its network could not be set up)")
+        }
     }
 
     private func receiveMaster(_ listener: Int32) throws(RuntimeError) -> Int32 {

@@ -277,3 +277,31 @@ extension EngineSuite.NetworkTests {
         #expect(try berth(["run", "--rm", "--network", "host", "--network", net, TestEngine.image, "true"]).stderr.contains("conflicting options"))
     }
 }
+
+extension EngineSuite.NetworkTests {
+    /// A plugin's ADD that fails (host-local out of addresses on a /30) while the monitor is creating the container:
+    /// the start is abandoned at the start gate, the container stays `created` as docker leaves it, and neither a
+    /// container process, runtime state, veth, netns file nor lease is left; rm then leaves nothing at all.
+    @Test func aFailedNetworkSetupAbandonsTheStartAndLeavesNothing() throws {
+        let net = "full-\(UInt32.random(in: 0...UInt32.max))"
+        let octet = Int.random(in: 0...63) * 4
+        #expect(try berth(["network", "create", "--subnet", "10.97.\(Int.random(in: 0...255)).\(octet)/30", net]).succeeded)
+        defer { _ = try? berth(["network", "rm", net]) }
+        let holder = uniqueName(), refused = uniqueName()
+        defer { _ = try? berth(["rm", "-f", holder, refused]) }
+        #expect(try berth(["run", "-d", "--name", holder, "--network", net, TestEngine.image, "sleep", "300"]).succeeded)
+        let vethsBefore = try Self.veths()
+        let result = try berth(["run", "-d", "--name", refused, "--network", net, TestEngine.image, "sleep", "300"])
+        #expect(result.status == 125 && result.stderr.contains("no IP addresses available"), "\(result.status) \(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)")
+        let id = try inspect(refused, "{{.Id}}")
+        #expect(try inspect(refused, "{{.State.Status}}") == "created")
+        #expect(try Self.veths() == vethsBefore)
+        let left = try Self.networkLeftovers(of: id)
+        #expect(left.isEmpty, "\(left)")
+        #expect(!FileManager.default.fileExists(atPath: "\(TestEngine.runroot)/runtime/\(id)"))
+        #expect(try runCommand("/bin/sh", ["-c", "pgrep -f '[b]erth-monitor .*\(id)' || true"]).stdout.isEmpty)
+        #expect(try berth(["rm", refused]).succeeded)
+        #expect(leftovers(of: id).isEmpty, "\(leftovers(of: id))")
+    }
+}
