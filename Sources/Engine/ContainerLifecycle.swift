@@ -104,7 +104,10 @@ extension Engine {
                 guard let plan, let attaching else { return }
                 switch attaching.wait() {
                 case .success(let attachments): try recordNetwork(&record, plan: plan, attachments: attachments)
-                case .failure(let error): throw error
+                case .failure(let error):
+                    record.Network = nil   // attach undid everything
+                    try? metadata.update(record)
+                    throw error
                 }
             }
             do throws(EngineError) { try writeRuntimeConfig(record, networkNamespace: plan?.namespacePath) } catch {

@@ -101,8 +101,16 @@ extension Engine {
         let directory = runroot + "/netns"
         let path = directory + "/" + record.Id
         do { try Files.makeDirectories(directory, mode: 0o755) } catch { throw EngineError("creating \(directory)", error.description) }
+        // What is about to be made is recorded first: a CLI killed at any later moment leaves a record from which
+        // `rm` DELs every interface (a DEL of one never added succeeds) and removes the namespace file.
+        record.Network = ContainerNetworkState(namespacePath: path, attachments: zip(endpoints, endpoints.indices).map { endpoint, index in
+            Attachment(network: endpoint.Network, interface: "eth\(index)", address: "", prefixLength: 0, gateway: "", mac: "")
+        }, ports: [])
+        try metadata.update(record)
         NetworkNamespaceFile.remove(at: path)
         do throws(NetworkError) { try NetworkNamespaceFile.create(at: path) } catch {
+            record.Network = nil
+            try? metadata.update(record)
             throw EngineError("creating the network namespace of \(record.Name)", error.description)
         }
         return NetworkPlan(namespacePath: path, endpoints: endpoints, definitions: definitions, ports: ports)
@@ -243,7 +251,7 @@ extension Engine {
     func refreshNames(_ network: NetworkDefinition) throws(EngineError) {
         guard !network.isDefault else { return }
         let records = try containers(on: network).compactMap { record -> AardvarkDNS.Record? in
-            guard let attachment = record.Network?.attachments.first(where: { $0.network == network.name }) else { return nil }
+            guard let attachment = record.Network?.attachments.first(where: { $0.network == network.name }), !attachment.isPending else { return nil }
             let aliases = record.endpoints.first { $0.Network == network.name }?.Aliases ?? []
             return AardvarkDNS.Record(id: record.Id, address: attachment.address, names: [record.Name] + aliases + [String(record.Id.prefix(12))])
         }

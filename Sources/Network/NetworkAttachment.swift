@@ -22,6 +22,14 @@ public struct Attachment: Sendable, Equatable, Codable {
     public var prefixLength: Int
     public var gateway: String
     public var mac: String
+
+    public init(network: String, interface: String, address: String, prefixLength: Int, gateway: String, mac: String) {
+        self.network = network; self.interface = interface; self.address = address; self.prefixLength = prefixLength
+        self.gateway = gateway; self.mac = mac
+    }
+
+    /// Recorded before its ADD ran (so that a teardown after a crash knows to DEL it): no address yet.
+    public var isPending: Bool { address.isEmpty }
 }
 
 /// A container joined to networks through the plugins of each conflist, in order (ADD) and in reverse with the

@@ -150,7 +150,7 @@ extension InspectView {
         var config: [(key: String, value: TemplateValue)] = [("Subnet", .string(network.subnet)), ("Gateway", .string(network.gateway))]
         if let range = network.ipRange { config.append(("IPRange", .string(range))) }
         let endpoints: [(key: String, value: TemplateValue)] = containers.compactMap { record in
-            guard let attachment = record.Network?.attachments.first(where: { $0.network == network.name }) else { return nil }
+            guard let attachment = record.Network?.attachments.first(where: { $0.network == network.name }), !attachment.isPending else { return nil }
             return (record.Id, .object([("Name", .string(record.Name)), ("EndpointID", .string(record.Id)),
                                         ("MacAddress", .string(attachment.mac)),
                                         ("IPv4Address", .string("\(attachment.address)/\(attachment.prefixLength)")), ("IPv6Address", .string(""))]))

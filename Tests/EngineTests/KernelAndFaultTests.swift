@@ -252,6 +252,7 @@ extension EngineSuite {
                 var status: Int32 = 0
                 waitpid(pid, &status, 0)
             }
+            let vethsBefore = try EngineSuite.NetworkTests.veths()
             func orphans() throws -> [String] {
                 let ids = Set(try berth(["ps", "-aq", "--no-trunc"]).stdout.split(separator: "\n").map(String.init))
                 var found: [String] = []
@@ -261,12 +262,20 @@ extension EngineSuite {
                     let id = point.dropFirst(TestEngine.root.count + 12).prefix(64)
                     if !ids.contains(String(id)) { found.append("mount \(point)") }
                 }
-                for directory in [TestEngine.root + "/containers", TestEngine.runroot + "/monitor", "/sys/fs/cgroup/memory/berth", "/sys/fs/cgroup/pids/berth", "/sys/fs/cgroup/berth"] {
+                for directory in [TestEngine.root + "/containers", TestEngine.runroot + "/monitor", TestEngine.runroot + "/netns",
+                                  "/sys/fs/cgroup/memory/berth", "/sys/fs/cgroup/pids/berth", "/sys/fs/cgroup/berth"] {
                     for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
                     where entry.count == 64 && !ids.contains(entry) && FileManager.default.fileExists(atPath: directory + "/" + entry) {
                         found.append(directory + "/" + entry)
                     }
                 }
+                // The network: a cached CNI result (its name ends in -<id>-eth0) or a veth of a container no one knows.
+                for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/var/lib/cni/results")) ?? [] where entry.hasPrefix("berth-") {
+                    let id = entry.dropFirst(6).prefix(64)
+                    if id.count == 64 && !ids.contains(String(id)) { found.append("CNI result \(entry)") }
+                }
+                let veths = try EngineSuite.NetworkTests.veths()
+                if veths > vethsBefore + ids.count { found.append("\(veths - vethsBefore) veths for \(ids.count) containers") }
                 return found
             }
             let before = try orphans()
