@@ -26,7 +26,8 @@ extension EngineSuite {
             let fd = open("/proc/\(monitorPid)/exe", O_WRONLY | O_APPEND)
             let code = errno
             if fd >= 0 { close(fd) }
-            #expect(fd < 0 && code == EROFS, "opening the monitor's exe for writing: errno \(code)")
+            // ETXTBSY while it runs (the kernel checks that first), EROFS through the read-only mount after.
+            #expect(fd < 0 && (code == EROFS || code == ETXTBSY), "opening the monitor's exe for writing: errno \(code)")
             #expect(try runCommand("/usr/bin/sha256sum", [monitorBinary]).stdout.prefix(64) == hashBefore)
         }
 
@@ -103,7 +104,9 @@ extension EngineSuite {
             #expect(try berth(["run", "-d", "--name", name, TestEngine.image, "sh", "-c", "ln -s / /abs; sleep 1000"]).succeeded)
             defer { _ = try? berth(["rm", "-f", name]) }
             #expect(try eventually { try berth(["exec", name, "test", "-L", "/abs"]).succeeded })
-            _ = try runCommand("/bin/sh", ["-c", "tar -C '\(work)/tree' -cf - abs\(hostDirectory)/planted | '\(berthBinary)' --root '\(TestEngine.root)' --runroot '\(TestEngine.runroot)' cp - \(name):/"])
+            let copied = try runCommand("/bin/sh", ["-c", "tar -C '\(work)/tree' -cf - abs\(hostDirectory)/planted | '\(berthBinary)' --root '\(TestEngine.root)' --runroot '\(TestEngine.runroot)' cp - \(name):/"])
+            #expect(copied.status != 0)
+            #expect(copied.stderr.hasPrefix("berth: ") && copied.stderr.contains("goes through the symbolic link abs"), "\(copied.stderr)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: hostDirectory).isEmpty, "the host directory stays empty")
         }
 
