@@ -94,8 +94,28 @@ extension Engine {
             guard Files.isDirectory(destination) else {
                 throw EngineError("destination \"\(reference):\(path)\" must be a directory", "")
             }
-            try runTool(["/bin/tar", "--no-same-owner", "--no-overwrite-dir", "-C", destination, "-xf", "-"], stdin: fd, what: "copying into \(path)",
-                        as: UserNamespaces.map(of: record.HostConfig))
+            // GNU tar follows a symlink it finds in the middle of an entry's path, and it runs on the host: an entry
+            // `abs/etc/x` under a container's `abs -> /` would write the host's /etc/x. So the stream is kept and
+            // listed first, and an entry through any symlink already in the container is refused.
+            let staging = NSTemporaryDirectory() + "berth-cp-\(UUID().uuidString)"
+            do { try Files.makeDirectories(staging, mode: 0o700) } catch { throw EngineError("copying into \(path)", error.description) }
+            defer { try? Files.removeTree(staging) }
+            let archive = try Self.createFile(staging + "/stream.tar"), listing = try Self.createFile(staging + "/entries")
+            defer { close(archive); close(listing) }
+            try runTool(["/bin/cat"], stdin: fd, stdout: archive, what: "reading the archive for \(path)")
+            try runTool(["/bin/tar", "-tf", staging + "/stream.tar"], stdout: listing, what: "listing the archive for \(path)")
+            let entries = ((try? Files.read(staging + "/entries")) ?? "").split(separator: "\n").map(String.init)
+            for entry in entries {
+                let components = entry.split(separator: "/").filter { $0 != "." }.map(String.init)
+                for depth in 0..<max(components.count - 1, 0) {
+                    let prefix = components[0...depth].joined(separator: "/")
+                    if Files.fileType(destination + "/" + prefix) == S_IFLNK {
+                        throw EngineError("copying into \(path)", "\(entry) goes through the symbolic link \(prefix) in the container")
+                    }
+                }
+            }
+            try runTool(["/bin/tar", "--no-same-owner", "--no-overwrite-dir", "-C", destination, "-xf", staging + "/stream.tar"],
+                        what: "copying into \(path)", as: UserNamespaces.map(of: record.HostConfig))
             return
         }
         guard Files.exists(source) else { throw EngineError("could not find the file \(source)", "no such file or directory") }
@@ -114,6 +134,12 @@ extension Engine {
                 Self.setOwners(of: copied, uid: uid, gid: gid)
             }
         }
+    }
+
+    private static func createFile(_ path: String) throws(EngineError) -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd < 0 { throw EngineError("creating \(path)", SystemError.message(errno)) }
+        return fd
     }
 
     /// Where `cp -R SOURCE DESTINATION` put SOURCE.

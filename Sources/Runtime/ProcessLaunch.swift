@@ -61,6 +61,14 @@ struct ProcessLaunch {
         }
         executable = try resolveExecutable()
         try step("changing directory to \(process.cwd)") { try check("chdir", process.cwd) { chdir(process.cwd) } }
+        // A cwd like /proc/self/fd/N names whatever fd N is at this moment: the state directory, a namespace
+        // or cgroup fd, all of them host directories (CVE-2024-21626). The kernel knows a cwd outside our
+        // root and getcwd(2) fails on it (ENOENT); runc checks the same way, and in the same words.
+        var cwdBuffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        if getcwd(&cwdBuffer, cwdBuffer.count) == nil && errno == ENOENT {
+            throw RuntimeError("changing directory to \(process.cwd)",
+                               "current working directory is outside of container mount namespace root -- possible container breakout detected")
+        }
 
         for limit in process.rlimits ?? [] {
             try step("setting \(limit.type)") { try ResourceLimits.set(limit.type, soft: limit.soft, hard: limit.hard) }

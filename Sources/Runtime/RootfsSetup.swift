@@ -94,6 +94,7 @@ struct RootfsSetup {
             try mountCgroups(options: options, destination: destination, rootFd: rootFd)
         } else {
             guard !type.isEmpty else { throw RuntimeError("mount", "no type given and not a bind mount") }
+            if type == "proc" || type == "sysfs" { try refuseNonDirectory(destination, type: type, rootFd: rootFd) }
             let target = try ScopedPath.prepareMountTarget(rootFd: rootFd, rootPath: rootfs, destination, asFile: false)
             defer { close(target) }
             let targetPath = ScopedPath.procPath(of: target)
@@ -149,6 +150,19 @@ struct RootfsSetup {
                 }
             }
             try applyRecursiveAttributes(options, destination: destination, rootFd: rootFd)
+        }
+    }
+
+    /// proc and sysfs go exactly where the config says or not at all (runc's rule and words). A rootfs whose
+    /// /proc is a symlink would otherwise get the real proc somewhere else, while /proc, where masked and
+    /// read-only paths and LSM labels are applied by path, is a directory the image controls (CVE-2019-16884).
+    private func refuseNonDirectory(_ destination: String, type: String, rootFd: Int32) throws {
+        guard let existing = try? ScopedPath.open(rootFd: rootFd, rootPath: rootfs, destination,
+                                                  flags: Self.openPath | O_NOFOLLOW | O_CLOEXEC) else { return }
+        defer { close(existing) }
+        var st = stat()
+        if fstat(existing, &st) == 0 && (st.st_mode & S_IFMT) != S_IFDIR {
+            throw RuntimeError("filesystem \"\(type)\" must be mounted on ordinary directory", "")
         }
     }
 

@@ -15,6 +15,9 @@ guard arguments.count == 2, arguments[1] != "--help" else {
     _ = usage.withCString { write(2, $0, strlen($0)) }
     exit(2)
 }
+// The container's init is cloned from this process: it must never be able to reach a writable copy of
+// this binary through /proc/self/exe (CVE-2019-5736, see ExecutableSeal).
+ExecutableSeal.reexecIfWritable()
 func fail(_ message: String) -> Never {
     let line = "error berth-monitor: \(message)\n"
     _ = line.withCString { write(3, $0, strlen($0)) }

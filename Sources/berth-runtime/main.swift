@@ -47,6 +47,10 @@ do {
     if global.bool("systemd-cgroup") && !Files.isDirectory("/run/systemd/system") {
         throw CommandError("--systemd-cgroup", "the systemd cgroup driver needs systemd running as PID 1, and it is not here; use the default cgroupfs driver")
     }
+    if ["create", "run", "exec"].contains(arguments[commandIndex]) {
+        // These put processes into containers: from here on, only a read-only clone of this binary runs.
+        ExecutableSeal.reexecIfWritable()
+    }
     let root = global.string("root") ?? "/run/berth"
     let commands = Commands(runtime: Runtime(root: root, warn: { message in log.warning(message) }))
     let code = try commands.run(arguments[commandIndex], Array(arguments[(commandIndex + 1)...]))
