@@ -117,14 +117,15 @@ struct InitProcess {
         }
         try launch.prepare(preserveFds: context.options.listenFds + context.options.preserveFds, keepFds: [context.syncFd, context.stateDirectoryFd])
         try launch.becomeProcessUser(sync: sync)
-        // Before ready, the exec fifo and the startContainer hooks, as runc: the hooks run under the
-        // container's filter (seccomp.bats), and a filter that fails to load fails `create`.
-        try launch.loadNoNewPrivilegesSeccomp()
 
         // Cleared before saying ready: the parent exits as soon as it hears it.
         Processes.setParentDeathSignal(0)
+        // Before ready, the exec fifo and the startContainer hooks, as runc: the hooks run under the
+        // container's filter (seccomp.bats), and a filter that fails to load fails `create`. From here
+        // to execve only a few syscalls are made (write, close, openat, signal resets), as in runc.
+        try launch.loadNoNewPrivilegesSeccomp()
         // Reported to `create` before waiting: everything that can fail has been done.
-        try step("sync") { try sync.send(SyncMessage.ready) }
+        try step("sync") { try sync.sendLast(SyncMessage.ready) }
         close(context.syncFd)
 
         try waitForStart()
