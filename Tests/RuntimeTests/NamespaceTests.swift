@@ -45,7 +45,7 @@ struct NamespaceTests {
     /// we, in the host's mount namespace, without mounting anything there. Mounts that would outlive the
     /// container on the host are refused.
     @Test func withoutAMountNamespaceTheRootfsIsAChroot() throws {
-        let bundle = try Bundle()
+        let bundle = try Bundle(privateRootfs: true)
         defer { bundle.destroy() }
         bundle.spec.linux?.namespaces?.removeAll { $0.type == "mount" }
         let refused = try bundle.create()
