@@ -18,6 +18,14 @@ public enum RootSwitch {
         try check("chdir", "/") { chdir("/") }
     }
 
+    /// A container without a mount namespace of its own (runc's third way): a plain chroot. Nothing is
+    /// mounted or moved, since every mount would be the host's.
+    public static func chrootOnly(to newRoot: String) throws(SystemError) {
+        try check("chdir", newRoot) { chdir(newRoot) }
+        try check("chroot", ".") { Glibc.chroot(".") }
+        try check("chdir", "/") { chdir("/") }
+    }
+
     /// --no-pivot: move the rootfs over / and chroot (for ramfs roots where pivot_root is impossible).
     public static func moveAndChroot(to newRoot: String) throws(SystemError) {
         try hideFullProcAndSysfs(outside: newRoot)

@@ -141,7 +141,8 @@ public enum SeccompFilter {
             }
         }
         if notifies && (profile.listenerPath ?? "").isEmpty {
-            throw ProfileError(reason: "SCMP_ACT_NOTIFY needs listenerPath (the seccomp agent's socket)")
+            // runc finds this only once the filter is loaded ("listenerPath is not set"); its words, sooner.
+            throw ProfileError(reason: "listenerPath is not set: SCMP_ACT_NOTIFY needs the seccomp agent's socket")
         }
         for arch in profile.architectures ?? [] where architecture(arch) == nil {
             throw ProfileError(reason: "unknown architecture \(arch)")

@@ -33,6 +33,13 @@ extension Signals {
         return "signal \(signal)"
     }
 
+    /// What Go's os/exec says for a death by `signal` ("bad system call" for SIGSYS), which runc's
+    /// messages carry: glibc's description, lower-cased as Go's table has it.
+    public static func description(of signal: Int32) -> String {
+        guard let text = strsignal(signal).map({ String(cString: $0) }), let first = text.first else { return "signal \(signal)" }
+        return first.lowercased() + text.dropFirst()
+    }
+
     /// Blocks `signals` and returns a signalfd that reads them (close-on-exec, non-blocking).
     public static func blockIntoDescriptor(_ signals: [Int32]) throws(SystemError) -> Int32 {
         try check("signalfd") { signals.withUnsafeBufferPointer { berth_signalfd_block($0.baseAddress, Int32($0.count)) } }

@@ -7,6 +7,8 @@ public enum Spawn {
     public struct Result: Sendable {
         public let exitCode: Int32
         public let timedOut: Bool
+        /// The signal that killed it, 0 if it exited (`exitCode` is then 128 + the signal).
+        public var signal: Int32 = 0
     }
 
     /// Runs `path` with `args` (argv[0] included) and `env`, writes `input` to its stdin, waits up to
@@ -30,14 +32,15 @@ public enum Spawn {
         signal(SIGPIPE, SIG_IGN)
         _ = try? Files.writeAll(fd: stdinPipe.write, input)
         close(stdinPipe.write)
+        var status: Int32 = 0
         guard let seconds = timeout, seconds > 0 else {
-            return Result(exitCode: try Processes.wait(pid), timedOut: false)
+            try check("waitpid", "\(pid)") { waitpid(pid, &status, 0) }
+            return Result(exitCode: Processes.exitCode(status), timedOut: false, signal: status & 0x7f)
         }
         let deadline = Clock.monotonicNanoseconds() + UInt64(seconds) * 1_000_000_000
-        var status: Int32 = 0
         while true {
             let result = waitpid(pid, &status, WNOHANG)
-            if result == pid { return Result(exitCode: Processes.exitCode(status), timedOut: false) }
+            if result == pid { return Result(exitCode: Processes.exitCode(status), timedOut: false, signal: status & 0x7f) }
             if result < 0 && errno != EINTR { throw SystemError("waitpid", path) }
             if Clock.monotonicNanoseconds() >= deadline {
                 kill(pid, SIGKILL)

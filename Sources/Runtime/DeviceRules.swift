@@ -1,7 +1,9 @@
 import OCISpec
 
-/// The device cgroup rules a container gets: the config's own rules, then every device in
-/// `linux.devices`, then the devices every container needs (as runc does).
+/// The device cgroup rules a container gets: the config's own rules, then the devices every container
+/// needs (as runc does). A node in `linux.devices` is made in /dev but gets no rule of its own: as
+/// with runc, `linux.resources.devices` decides whether it may be used (dev.bats makes /dev/kmsg and
+/// denies it).
 enum DeviceRules {
     /// /dev/null, zero, full, random, urandom, tty: created in every container's /dev.
     static let defaultDevices: [Spec.Device] = [
@@ -31,10 +33,7 @@ enum DeviceRules {
     /// runc 1.1: a container's console is a pty, whose own numbers (136:*) are allowed.
     static func effectiveResources(_ spec: Spec) -> Resources {
         var resources = spec.linux?.resources ?? Resources()
-        var rules = resources.devices ?? []
-        for device in spec.linux?.devices ?? [] where device.type == "c" || device.type == "b" {
-            rules.append(.init(allow: true, type: device.type, major: device.major, minor: device.minor, access: "rwm"))
-        }
+        let rules = resources.devices ?? []
         // Always, as runc: the rules are applied to a deny-all group (v1 and v2 alike), so a config
         // without rules still gets the devices every container needs, and no others.
         resources.devices = rules + alwaysAllowed

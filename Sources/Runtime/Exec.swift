@@ -78,7 +78,8 @@ extension Runtime {
             let joiner = ExecJoiner(namespaces: namespaceFds.filter { $0.kind != .pid && $0.kind != .time },
                                     sync: SyncChannel(fd: childEnd), consoleSocket: terminal.socket,
                                     relayed: !options.detach && options.consoleSocket == nil, process: process,
-                                    preserveFds: options.preserveFds, seccomp: seccomp, initPid: initPid)
+                                    preserveFds: options.preserveFds, seccomp: seccomp, initPid: initPid,
+                                    entersInitRoot: !kinds.contains(.mount))
             joiner.run()
         }
         for entry in restore { _ = berth_setns(entry.fd, entry.kind.cloneFlag); close(entry.fd) }
@@ -144,6 +145,8 @@ struct ExecJoiner {
     let preserveFds: Int32
     let seccomp: SeccompProgram?
     let initPid: Int32
+    /// The container has no mount namespace to join: its init lives in a chroot in the host's one.
+    let entersInitRoot: Bool
 
     func run() -> Never {
         do {
@@ -167,6 +170,13 @@ struct ExecJoiner {
         if let adjustment = process.oomScoreAdj {
             try step("setting oom_score_adj to \(adjustment)") { try Files.write("/proc/self/oom_score_adj", "\(adjustment)") }
         }
+        // Opened now, entered after the joins: a chrooted process may not join a user namespace.
+        var initRoot: Int32 = -1
+        if entersInitRoot {
+            initRoot = try step("opening the container's root") {
+                try check("open", "/proc/\(initPid)/root") { open("/proc/\(initPid)/root", O_DIRECTORY | O_RDONLY | O_CLOEXEC) }
+            }
+        }
         for entry in ordered {
             try step("joining \(entry.kind.rawValue) namespace of the container") {
                 try Namespaces.join(fd: entry.fd, kind: entry.kind, name: "/proc/\(initPid)/ns/\(entry.kind.procName)")
@@ -174,6 +184,14 @@ struct ExecJoiner {
             if entry.kind == .user {
                 try Identity.becomeRootInUserNamespace()
             }
+        }
+        if initRoot >= 0 {
+            try step("chroot to the container's root") {
+                try check("fchdir", "/proc/\(initPid)/root") { fchdir(initRoot) }
+                try check("chroot", ".") { chroot(".") }
+                try check("chdir", "/") { chdir("/") }
+            }
+            close(initRoot)
         }
         var launch = try ProcessLaunch(process: process, seccomp: seccomp)
         if process.terminal == true, consoleSocket >= 0 {
@@ -185,6 +203,7 @@ struct ExecJoiner {
         Processes.setParentDeathSignal(0)
         try step("sync") { try sync.send(SyncMessage.ready) }
         close(sync.fd)
+        try launch.loadNoNewPrivilegesSeccomp()
         try launch.exec()
     }
 }

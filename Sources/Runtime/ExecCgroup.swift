@@ -75,8 +75,9 @@ struct ExecCgroup {
             let optional = hierarchy.hybridUnified && chosen[index] == nil
             if !Files.isDirectory(directory) {
                 if optional { continue }
+                // runc's words (its write of cgroup.procs fails), found here before anything is made.
                 throw RuntimeError("unable to start container process",
-                                   "error adding pid to cgroups: \(directory): no such cgroup")
+                                   "error adding pid to cgroups: openat2 \(directory)/cgroup.procs: no such file or directory")
             }
             targets.append(Target(directory: directory, optional: optional,
                                   mayFallBack: manager is CgroupV2Manager && sub.isEmpty))

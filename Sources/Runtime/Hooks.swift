@@ -10,7 +10,8 @@ enum Hooks {
         guard let hooks, !hooks.isEmpty else { return }
         let input = (try? SpecJSON.encode(state)).map(Array.init) ?? []
         for (index, hook) in hooks.enumerated() {
-            let what = "\(kind) hook #\(index) (\(hook.path))"
+            // "error running hook", as runc says it: scripts and runc's bats tests look for it.
+            let what = "error running hook #\(index) (\(kind) \(hook.path))"
             let result: Spawn.Result
             do {
                 result = try Spawn.run(path: hook.path, args: hook.args ?? [hook.path], env: hook.env ?? runtimeEnvironment(),
@@ -22,6 +23,7 @@ enum Hooks {
             if result.exitCode == 127 && !Files.exists(hook.path) {
                 throw RuntimeError(what, "no such file")
             }
+            if result.signal != 0 { throw RuntimeError(what, "signal: \(Signals.description(of: result.signal))") }
             if result.exitCode != 0 { throw RuntimeError(what, "exited with status \(result.exitCode)") }
         }
     }

@@ -76,7 +76,7 @@ struct InitProcess {
                                  inUserNamespace: context.plan.new.contains(.user) || context.plan.joins.contains { $0.kind == .user },
                                  newCgroupNamespace: context.plan.new.contains(.cgroup), cgroupMode: context.cgroupMode,
                                  cgroupPath: context.record.cgroupPath, bindSources: context.bindSources)
-        try rootfs.mountAll()
+        if hasMountNamespace { try rootfs.mountAll() }
         if hasRuntimeHooks {
             try step("sync") { try sync.send(SyncMessage.runHooks) }
             try sync.expect(SyncMessage.hooksDone)
@@ -85,7 +85,11 @@ struct InitProcess {
                                    annotations: spec.annotations)
         state.pid = hostPid()
         try Hooks.run(spec.hooks?.createContainer, kind: "createContainer", state: state, directory: context.record.rootfs)
-        try rootfs.switchRoot(noPivot: context.options.noPivot)
+        if hasMountNamespace {
+            try rootfs.switchRoot(noPivot: context.options.noPivot)
+        } else {
+            try step("chroot to \(context.record.rootfs)") { try RootSwitch.chrootOnly(to: context.record.rootfs) }
+        }
         if let cwd = spec.process?.cwd, !cwd.isEmpty {
             // As runc: a cwd the image lacks is made (inside the new root, before a read-only root).
             try step("creating cwd \(cwd)") { try Files.makeDirectories(cwd, mode: 0o755) }
@@ -103,12 +107,12 @@ struct InitProcess {
         }
 
         // After the sysctls, which live under /proc/sys that readonlyPaths usually covers (runc's order).
-        try rootfs.finish()
+        if hasMountNamespace { try rootfs.finish() } else { umask(0o022) }
 
         guard let process = spec.process else { throw RuntimeError("config.json: field process", "required field is missing") }
         var launch = try ProcessLaunch(process: process, seccomp: context.seccomp)
         if process.terminal == true, context.consoleSocket >= 0 {
-            try launch.attachTerminal(consoleSocket: context.consoleSocket, size: process.consoleSize, bindConsole: true,
+            try launch.attachTerminal(consoleSocket: context.consoleSocket, size: process.consoleSize, bindConsole: hasMountNamespace,
                                       relayed: context.options.foreground && context.options.consoleSocket == nil)
         }
         try launch.prepare(preserveFds: context.options.listenFds + context.options.preserveFds, keepFds: [context.syncFd, context.stateDirectoryFd])
@@ -116,8 +120,12 @@ struct InitProcess {
 
         // Cleared before saying ready: the parent exits as soon as it hears it.
         Processes.setParentDeathSignal(0)
+        // Before ready, the exec fifo and the startContainer hooks, as runc: the hooks run under the
+        // container's filter (seccomp.bats), and a filter that fails to load fails `create`. From here
+        // to execve only a few syscalls are made (write, close, openat, signal resets), as in runc.
+        try launch.loadNoNewPrivilegesSeccomp()
         // Reported to `create` before waiting: everything that can fail has been done.
-        try step("sync") { try sync.send(SyncMessage.ready) }
+        try step("sync") { try sync.sendLast(SyncMessage.ready) }
         close(context.syncFd)
 
         try waitForStart()
@@ -125,6 +133,11 @@ struct InitProcess {
         state.status = .created
         try Hooks.run(spec.hooks?.startContainer, kind: "startContainer", state: state)
         try launch.exec()
+    }
+
+    /// Without one (validated to have no mounts), the rootfs is entered by chroot and nothing is mounted.
+    private var hasMountNamespace: Bool {
+        context.plan.new.contains(.mount) || context.plan.joins.contains { $0.kind == .mount }
     }
 
     private var hasRuntimeHooks: Bool {

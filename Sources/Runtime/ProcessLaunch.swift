@@ -140,11 +140,16 @@ struct ProcessLaunch {
         umask(mode_t(user.umask ?? 0o022))
     }
 
-    /// Loads a no_new_privs seccomp filter, then execs. Returns only by throwing.
-    func exec() throws(RuntimeError) {
+    /// Loads a no_new_privs filter without a listener (one with a listener is loaded by
+    /// `becomeProcessUser`). As late as the caller can: every syscall after it must pass the filter.
+    func loadNoNewPrivilegesSeccomp() throws(RuntimeError) {
         if process.noNewPrivileges == true, let seccomp, !seccomp.listens {
             _ = try step("loading seccomp filter") { try seccomp.load() }
         }
+    }
+
+    /// execve. Returns only by throwing.
+    func exec() throws(RuntimeError) {
         _ = berth_reset_signal_dispositions()
         Spawn.execWithStrings(path: executable, args: process.args ?? [], env: environment)
         throw RuntimeError("exec \(process.args?.first ?? "")", SystemError.message(errno))

@@ -46,7 +46,9 @@ enum SeccompAgent {
         }
         let socket: Int32
         do { socket = try UnixSocket.connect(path: path, kind: .stream, timeout: 10) } catch {
-            throw RuntimeError("connecting to the seccomp agent at \(path)", SystemError.message(error.errno))
+            // runc's words: seccomp-notify.bats (and scripts) look for them.
+            throw RuntimeError("failed to connect with seccomp agent specified in the seccomp profile",
+                               "dial unix \(path): connect: \(RuntimeError.goMessage(error.errno))")
         }
         defer { close(socket) }
         let sent = payload.withUnsafeBytes { berth_send_with_fd(socket, $0.baseAddress, $0.count, listener) }

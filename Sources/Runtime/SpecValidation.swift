@@ -78,9 +78,7 @@ struct SpecValidation {
         let namespaces = try Self.namespaces(of: spec)
         let kinds = Set(namespaces.map(\.kind))
         let newKinds = Set(namespaces.filter { $0.path == nil }.map(\.kind))
-        guard kinds.contains(.mount) else {
-            throw RuntimeError("config.json: field linux.namespaces", "a mount namespace is required")
-        }
+        if !kinds.contains(.mount) { try Self.validateWithoutMountNamespace(spec) }
         if spec.hostname.map({ !$0.isEmpty }) == true && !newKinds.contains(.uts) && !kinds.contains(.uts) {
             throw RuntimeError("config.json: field hostname", "setting the hostname needs a private UTS namespace")
         }
@@ -147,6 +145,29 @@ struct SpecValidation {
             throw RuntimeError(RuntimeError.unifiedOnV1, "")
         }
         return rootfs
+    }
+
+    /// runc runs a container without a mount namespace by a chroot into the rootfs as it is. What it
+    /// would mount there would be mounted in the host's namespace and outlive the container, and a
+    /// propagation change would hit the host's own /: refused here instead. Masked and read-only paths
+    /// get runc's own refusal.
+    static func validateWithoutMountNamespace(_ spec: Spec) throws(RuntimeError) {
+        let why = "without a mount namespace it would be made on the host and outlive the container"
+        if let mounts = spec.mounts, !mounts.isEmpty {
+            throw RuntimeError("config.json: field mounts", "\(mounts.count) mount(s) given: \(why)")
+        }
+        if let devices = spec.linux?.devices, !devices.isEmpty {
+            throw RuntimeError("config.json: field linux.devices", "device nodes go on a /dev mount: \(why)")
+        }
+        if !(spec.linux?.maskedPaths ?? []).isEmpty || !(spec.linux?.readonlyPaths ?? []).isEmpty {
+            throw RuntimeError("config.json: field linux.maskedPaths", "unable to restrict sys entries without a private MNT namespace")
+        }
+        if spec.root?.readonly == true {
+            throw RuntimeError("config.json: field root.readonly", "a read-only remount of the rootfs: \(why)")
+        }
+        if let propagation = spec.linux?.rootfsPropagation, !propagation.isEmpty {
+            throw RuntimeError("config.json: field linux.rootfsPropagation", "there is no mount namespace: it would change the host's mounts")
+        }
     }
 
     /// Which sysctls can be set, and the namespace each needs (as runc).

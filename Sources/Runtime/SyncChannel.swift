@@ -14,6 +14,15 @@ struct SyncChannel {
         if sent < 0 { throw SystemError("send", "sync socket") }
     }
 
+    /// The init's last message, sent once its no_new_privs filter is in force: with write(2), which a
+    /// profile lets through where it may not allow sendto (runc's init writes to a pipe there). Should
+    /// `create` be gone, SIGPIPE ends the init, which is what it would want anyway.
+    func sendLast(_ message: String) throws(SystemError) {
+        let bytes = Array(message.utf8)
+        let sent = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if sent < 0 { throw SystemError("write", "sync socket") }
+    }
+
     /// The next message, or nil when the other side has closed.
     func receive() throws(SystemError) -> String? {
         var buffer = [UInt8](repeating: 0, count: 65536)

@@ -110,7 +110,8 @@ struct CgroupParityTests {
         // runc's errors, status 255, and no process left behind
         let before = read(containerCgroupDirectories(base)[0] + "/cgroup.procs")
         var bad: [([String], String)] = [
-            (["--cgroup", "nosuch"], "nosuch: no such cgroup"),
+            (["--cgroup", "nosuch"], "nosuch/cgroup.procs: no such file or directory"),
+            (["--cgroup", unifiedHost ? ":nosuch" : "cpu:nosuch"], "nosuch/cgroup.procs: no such file or directory"),
             (["--cgroup", "bogus:sub"], "exec failed: unknown controller bogus in SubCgroupPaths"),
             (["--cgroup", "a:b:c"], "exec failed: invalid --cgroup argument: a:b:c"),
             (["--cgroup", "sub", "--cgroup", ":sub"], "exec failed: invalid --cgroup argument: sub (missing <controller>: prefix)"),
@@ -405,6 +406,36 @@ struct CgroupParityTests {
         // devices.list cannot show, only a reset gets there (runc's emulator resets too)
         #expect(try bundle.runtime(["update", "-r", "-", bundle.id], input: rules("")).succeeded)
         #expect(try !can("<"))
+    }
+
+    /// As runc (dev.bats, update.bats): a node listed in linux.devices is made but gets no cgroup rule of
+    /// its own, so a deny-all rule holds for it, in exec'd processes too; and an access string counts
+    /// only its r, w and m ("rwa" is rw).
+    @Test func linuxDevicesGetNoRuleAndAccessCountsOnlyReadWriteMknod() throws {
+        let bundle = try Bundle(args: ["sleep", "1000"])
+        defer { bundle.destroy() }
+        bundle.spec.linux?.devices = [Spec.Device(type: "c", path: "/dev/fuse", major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0)]
+        var resources = bundle.spec.linux?.resources ?? Resources()
+        resources.devices = [Resources.DeviceRule(allow: false, access: "rwm")]
+        bundle.spec.linux?.resources = resources
+        try #require(try bundle.create().succeeded)
+        try #require(try bundle.runtime(["start", bundle.id]).succeeded)
+        func open(_ redirect: String) throws -> CommandResult { try bundle.runtime(["exec", bundle.id, "sh", "-c", ": \(redirect)/dev/fuse"]) }
+        #expect(try bundle.runtime(["exec", bundle.id, "test", "-c", "/dev/fuse"]).succeeded, "the node is made")
+        for redirect in ["<", ">"] {
+            let denied = try open(redirect)
+            #expect(!denied.succeeded, "\(redirect) /dev/fuse is denied")
+            #expect(denied.stderr.contains("Operation not permitted"), "\(denied.stderr)")
+        }
+        let list = unifiedHost ? nil : "/sys/fs/cgroup/devices\(cgroupPath(bundle))/devices.list"
+        if let list { #expect(!read(list).contains("c 10:229"), "\(read(list))") }
+
+        let rwa = "{\"devices\":[{\"allow\":false,\"access\":\"rwm\"},{\"allow\":true,\"type\":\"c\",\"major\":10,\"minor\":229,\"access\":\"rwa\"}]}"
+        let update = try bundle.runtime(["update", "-r", "-", bundle.id], input: rwa)
+        #expect(update.succeeded, "\(update.stderr)")
+        #expect(try open("<").succeeded)
+        #expect(try open(">").succeeded)
+        if let list { #expect(read(list).split(separator: "\n").contains("c 10:229 rw"), "\(read(list))") }
     }
 
     @Test func eventsStatsIsOneRuncShapedObject() throws {

@@ -49,7 +49,7 @@ struct HookTests {
         bundle.spec.hooks = hooks
         let result = try bundle.create()
         #expect(result.status == 1)
-        #expect(errorLine(result).contains("createRuntime hook #0"), "\(result.stderr)")
+        #expect(errorLine(result).contains("error running hook #0 (createRuntime /bin/sh)"), "\(result.stderr)")
         #expect(errorLine(result).contains("status 3"))
         #expect(bundle.leftovers().isEmpty, "\(bundle.leftovers())")
     }

@@ -41,6 +41,37 @@ struct NamespaceTests {
         #expect(namespaceInode(pid, "net") == namespaceInode(getpid(), "net"))
     }
 
+    /// runc runs a config without a mount namespace by a chroot into the rootfs (no pivot_root); so do
+    /// we, in the host's mount namespace, without mounting anything there. Mounts that would outlive the
+    /// container on the host are refused.
+    @Test func withoutAMountNamespaceTheRootfsIsAChroot() throws {
+        let bundle = try Bundle(privateRootfs: true)
+        defer { bundle.destroy() }
+        bundle.spec.linux?.namespaces?.removeAll { $0.type == "mount" }
+        let refused = try bundle.create()
+        #expect(refused.status == 1)
+        #expect(errorLine(refused).contains("field mounts"), "\(refused.stderr)")
+        #expect(bundle.leftovers().isEmpty, "\(bundle.leftovers())")
+
+        bundle.spec.mounts = []
+        bundle.spec.linux?.maskedPaths = nil
+        bundle.spec.linux?.readonlyPaths = nil
+        bundle.spec.root?.readonly = false
+        try "in the rootfs\n".write(toFile: bundle.rootfs + "/berth-marker", atomically: false, encoding: .utf8)
+        let pid = try startSleeping(bundle)
+        #expect(namespaceInode(pid, "mnt") == namespaceInode(getpid(), "mnt"))
+        let root = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/root")
+        #expect(URL(fileURLWithPath: root).standardizedFileURL.path == URL(fileURLWithPath: bundle.rootfs).standardizedFileURL.path)
+        // exec has no mount namespace to join: it enters the init's root the same way
+        let exec = try bundle.runtime(["exec", bundle.id, "cat", "/berth-marker"])
+        #expect(exec.succeeded, "\(exec.stderr)")
+        #expect(exec.stdout == "in the rootfs\n")
+        // (others' containers may mount meanwhile: only ours is looked for)
+        #expect(!(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)).contains(bundle.directory), "nothing was mounted on the host")
+        #expect(try bundle.runtime(["delete", "--force", bundle.id]).succeeded)
+        #expect(bundle.leftovers().isEmpty, "\(bundle.leftovers())")
+    }
+
     @Test func behaviourInsideTheNamespaces() throws {
         let bundle = try Bundle()
         defer { bundle.destroy() }
