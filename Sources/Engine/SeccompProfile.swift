@@ -41,13 +41,6 @@ struct SeccompProfile: Decodable {
         }
     }()
 
-    /// The `follows`/`berthProfileVersion` fields of the built-in profile, for `berth info`-style reports.
-    static var builtinVersion: String {
-        struct Version: Decodable { var berthProfileVersion: String?; var follows: String? }
-        let version = try? JSONDecoder().decode(Version.self, from: Data(PackageResources.seccomp_default_json))
-        return "\(version?.berthProfileVersion ?? "?") (\(version?.follows ?? "?"))"
-    }
-
     /// Decodes and checks a profile (at create, so a bad one fails before anything is made).
     static func decode(_ data: Data, origin: String) throws(EngineError) -> SeccompProfile {
         let profile: SeccompProfile

@@ -81,12 +81,24 @@ extension EngineSuite {
         @Test func noNewPrivilegesInItsSpellings() throws {
             let probe = "grep '^NoNewPrivs:' /proc/self/status"
             #expect(try run([], probe).stdout == "NoNewPrivs:\t0\n")
+            let plain = uniqueName()
+            defer { _ = try? berth(["rm", "-f", plain]) }
+            #expect(try berth(["create", "--name", plain, TestEngine.image, "true"]).succeeded)
+            #expect(try inspect(plain, "{{json .HostConfig.SecurityOpt}}") == "null")
             for spelling in ["no-new-privileges", "no-new-privileges=true", "no-new-privileges:true", "no-new-privileges=1"] {
                 #expect(try run(["--security-opt", spelling], probe).stdout == "NoNewPrivs:\t1\n", "\(spelling)")
             }
             #expect(try run(["--security-opt", "no-new-privileges=false"], probe).stdout == "NoNewPrivs:\t0\n")
             // With no_new_privs the profile is loaded last, just before execve: it still applies.
             #expect(try run(["--security-opt", "no-new-privileges"]).stdout.contains("unshare=1"))
+        }
+
+        @Test func writableCgroupsAsDocker() throws {
+            let probe = "grep ' /sys/fs/cgroup ' /proc/self/mountinfo | cut -d' ' -f6 | cut -d, -f1"
+            #expect(try run([], probe).stdout == "ro\n")
+            #expect(try run(["--security-opt", "writable-cgroups"], probe).stdout == "rw\n")
+            #expect(try run(["--privileged"], probe).stdout == "rw\n")
+            #expect(try run(["--privileged", "--security-opt", "writable-cgroups=false"], probe).stdout == "ro\n")
         }
 
         @Test func execGetsTheContainersProfile() throws {
@@ -99,6 +111,12 @@ extension EngineSuite {
                     "\(blocked.stdout)")
             let allowed = try berth(["exec", unconfined, "sh", "-c", "grep '^Seccomp:' /proc/self/status; unshare -U true; echo $?"])
             #expect(allowed.stdout == "Seccomp:\t0\n0\n", "\(allowed.stdout)")
+            // `--cap-add ALL` is docker's word for every capability; exec must not pass it on as one.
+            let everything = uniqueName()
+            defer { _ = try? berth(["rm", "-f", everything]) }
+            #expect(try berth(["run", "-d", "--name", everything, "--cap-add", "ALL", TestEngine.image, "sleep", "100"]).succeeded)
+            let admin = try berth(["exec", everything, "sh", "-c", "unshare -U true && echo unshare-ok"])
+            #expect(admin.stdout == "unshare-ok\n", "\(admin.stdout) \(admin.stderr)")
         }
 
         @Test func aProfileFileTravelsInSecurityOptAsDockerShowsIt() throws {
@@ -115,6 +133,7 @@ extension EngineSuite {
                                TestEngine.image, "sh", "-c", "mkdir /x 2>/dev/null && echo made || echo blocked"]).succeeded)
             #expect(try inspect(name, "{{json .HostConfig.SecurityOpt}}")
                     == #"["seccomp={\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\",\"mkdirat\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1}]}","no-new-privileges"]"#)
+            #expect(try inspect(name, "{{json .HostConfig.CapAdd}}") == "null")
             // The container keeps the profile it was created with, not the file's later fate.
             unlink(profile)
             let started = try berth(["start", "-a", name])
