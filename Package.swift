@@ -52,7 +52,10 @@ let package = Package(
             dependencies: [
                 "Images", "Runtime", "Cgroups", "Linux", "OCISpec", "Monitor", "Network",
                 .product(name: "GRDB", package: "GRDB.swift"),
-            ]
+            ],
+            // The default seccomp profile is data in the repo, compiled into the binary as bytes: berth works
+            // from .build/debug or wherever it is copied, with no resource bundle to find (ARCHITECTURE.md).
+            resources: [.embedInCode("Profiles/seccomp-default.json")]
         ),
         .executableTarget(
             name: "berth",

@@ -90,7 +90,6 @@ extension Engine {
                 throw EngineError("creating the container's root filesystem", error.description)
             }
             try resolveMounts(&record, rootfs: bundle.rootfs)
-            try keepSeccompProfile(record)
             try writeEtcFiles(record)
             try metadata.update(record)
             Events.record(self, type: "container", action: "create", record: record)
@@ -114,18 +113,6 @@ extension Engine {
         return fd
     }
 
-    /// `--security-opt seccomp=FILE`: checked and copied now, so the container keeps the profile it was made with.
-    func keepSeccompProfile(_ record: ContainerInfo) throws(EngineError) {
-        for option in record.HostConfig.SecurityOpt where option.hasPrefix("seccomp=") || option.hasPrefix("seccomp:") {
-            let value = String(option.dropFirst(8))
-            if value == "unconfined" { continue }
-            _ = try SeccompProfile.load(value)
-            do { try Files.replace(seccompCopy(record.Id), try Files.readBytes(value), mode: 0o600) } catch {
-                throw EngineError("keeping seccomp profile \(value)", error.description)
-            }
-        }
-    }
-
     static func validate(name: String) throws(EngineError) {
         let bytes = Array(name.utf8)
         let valid = bytes.count >= 2 && bytes.enumerated().allSatisfy { index, byte in
@@ -138,15 +125,7 @@ extension Engine {
     }
 
     static func validate(_ host: HostConfig) throws(EngineError) {
-        for option in host.SecurityOpt {
-            // No AppArmor or SELinux here: asking for a profile or label is refused, never ignored.
-            if option.hasPrefix("apparmor="), option != "apparmor=unconfined" {
-                throw EngineError("invalid --security-opt \(option)", "AppArmor is not enabled on this host (only apparmor=unconfined)")
-            }
-            if option.hasPrefix("label=") || option.hasPrefix("label:"), option.dropFirst(6) != "disable" {
-                throw EngineError("invalid --security-opt \(option)", "SELinux is not enabled on this host (only label=disable)")
-            }
-        }
+        _ = try SecurityOptions.parse(host.SecurityOpt)
         if host.Memory < 0 { throw EngineError("invalid memory limit", "\(host.Memory)") }
         if host.Memory > 0 && host.Memory < 6 * 1024 * 1024 {
             throw EngineError("Minimum memory limit allowed is 6MB", "")

@@ -206,8 +206,7 @@ extension Engine {
         let builder = SpecBuilder(container: record, image: image.config, rootfs: bundle + "/rootfs",
                                   directory: containerDirectory(record.Id),
                                   volumeMounts: record.Mounts.map { ($0.Destination, $0.Source, !$0.RW) },
-                                  initBinary: initBinary, namespacePaths: paths,
-                                  seccompProfilePath: Files.exists(seccompCopy(record.Id)) ? seccompCopy(record.Id) : nil)
+                                  initBinary: initBinary, namespacePaths: paths)
         let spec = try builder.build()
         do {
             try Files.replace(bundle + "/config.json", Array(try SpecJSON.encode(spec, pretty: true)), mode: 0o600)
@@ -215,8 +214,6 @@ extension Engine {
             throw EngineError("writing \(bundle)/config.json", "\(error)")
         }
     }
-
-    func seccompCopy(_ id: String) -> String { containerDirectory(id) + "/seccomp.json" }
 
     /// `--init`: a small init as PID 1 that forwards signals and reaps zombies (Debian's catatonit or tini).
     static func initBinary() throws(EngineError) -> String {

@@ -86,7 +86,10 @@ extension Engine {
         if request.privileged {
             for cap in Capabilities.hostBoundingSet() { args += ["--cap", cap] }
         } else {
-            for cap in record.HostConfig.CapAdd { args += ["--cap", cap.uppercased().hasPrefix("CAP_") ? cap.uppercased() : "CAP_" + cap.uppercased()] }
+            // "ALL" is a word of docker's flag, not a capability: the config's set already has what it meant.
+            for cap in record.HostConfig.CapAdd where cap.uppercased() != "ALL" {
+                args += ["--cap", cap.uppercased().hasPrefix("CAP_") ? cap.uppercased() : "CAP_" + cap.uppercased()]
+            }
         }
         args.append(record.Id)
         args += request.command

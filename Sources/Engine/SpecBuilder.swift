@@ -17,16 +17,23 @@ struct SpecBuilder {
     let volumeMounts: [(destination: String, source: String, readOnly: Bool)]
     let initBinary: String?
     let namespacePaths: [String: String]
-    /// `--security-opt seccomp=FILE`, kept in the container's directory at create.
-    let seccompProfilePath: String?
 
-    /// docker's default capability set.
+    /// docker's default capability set (moby's oci/caps defaults, docker 28).
     static let defaultCapabilities = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
                                       "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
                                       "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
-    static let maskedPaths = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                              "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-                              "/sys/devices/virtual/powercap"]
+    /// docker 28's masked paths: /proc/interrupts and each CPU's thermal_throttle counters leak what other
+    /// tenants do (GHSA-6fw5-f8r9-fgfm), powercap their energy use (GHSA-jq35-85cj-fj4p).
+    static let maskedPaths: [String] = {
+        var paths = ["/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                     "/sys/devices/virtual/powercap"]
+        for cpu in possibleCPUs() {
+            let path = "/sys/devices/system/cpu/cpu\(cpu)/thermal_throttle"
+            if Files.exists(path) { paths.append(path) }
+        }
+        return paths
+    }()
     static let readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
     func build() throws(EngineError) -> Spec {
@@ -52,8 +59,9 @@ struct SpecBuilder {
             guard let name = Self.rlimitNames[limit.Name] else { throw EngineError("invalid ulimit", "unknown limit \(limit.Name)") }
             return Spec.Rlimit(type: name, hard: UInt64(bitPattern: limit.Hard), soft: UInt64(bitPattern: limit.Soft))
         }
+        let security = try SecurityOptions.parse(host.SecurityOpt)
         process.capabilities = capabilities(host)
-        process.noNewPrivileges = host.SecurityOpt.contains { $0 == "no-new-privileges" || $0 == "no-new-privileges:true" || $0 == "no-new-privileges=true" }
+        process.noNewPrivileges = security.noNewPrivileges
         // Always written, as docker does: left out, the container would inherit the monitor's -1000, and an
         // OOM in its cgroup would find no process it may kill (the kernel then loops, the container hangs).
         process.oomScoreAdj = host.OomScoreAdj
@@ -71,7 +79,7 @@ struct SpecBuilder {
         spec.hostname = config.Hostname
         if !config.Domainname.isEmpty { spec.domainname = config.Domainname }
         spec.root = Spec.Root(path: rootfs, readonly: host.ReadonlyRootfs)
-        spec.mounts = mounts(host)
+        spec.mounts = mounts(host, writableCgroups: security.writableCgroups ?? host.Privileged)
         var annotations = spec.annotations ?? [:]
         annotations["io.berth.container.name"] = container.Name
         spec.annotations = annotations
@@ -89,35 +97,47 @@ struct SpecBuilder {
         linux.maskedPaths = host.Privileged ? [] : Self.maskedPaths
         linux.readonlyPaths = host.Privileged ? [] : Self.readonlyPaths
         linux.devices = try devices(host)
-        if let path = seccompProfilePath {
-            linux.seccomp = try SeccompProfile.load(path).oci(capabilities: spec.process?.capabilities?.bounding ?? [])
-        }
+        linux.seccomp = Self.seccomp(security.seccomp, privileged: host.Privileged, capabilities: process.capabilities?.bounding ?? [])
         spec.linux = linux
         return spec
     }
 
+    /// docker's rules: privileged is every capability the kernel has; `--cap-add ALL` is all of them but the
+    /// dropped ones; `--cap-drop ALL` is just the added ones; otherwise the defaults, minus drops, plus adds.
     private func capabilities(_ host: HostConfig) -> Spec.Capabilities {
+        let normalize = { (name: String) -> String in
+            let upper = name.uppercased()
+            return upper == "ALL" || upper.hasPrefix("CAP_") ? upper : "CAP_" + upper
+        }
+        let adds = host.CapAdd.map(normalize), drops = host.CapDrop.map(normalize)
         var set: [String]
         if host.Privileged {
             set = Capabilities.hostBoundingSet()
+        } else if adds.contains("ALL") {
+            set = Capabilities.hostBoundingSet().filter { !drops.contains($0) }
+        } else if drops.contains("ALL") {
+            set = adds
         } else {
-            set = Self.defaultCapabilities
-            let normalize = { (name: String) -> String in
-                let upper = name.uppercased()
-                return upper.hasPrefix("CAP_") ? upper : "CAP_" + upper
-            }
-            if host.CapDrop.contains(where: { $0.uppercased() == "ALL" }) { set = [] }
-            set.removeAll { host.CapDrop.map(normalize).contains($0) }
-            if host.CapAdd.contains(where: { $0.uppercased() == "ALL" }) {
-                set = Capabilities.hostBoundingSet()
-            } else {
-                for cap in host.CapAdd.map(normalize) where !set.contains(cap) { set.append(cap) }
-            }
+            set = Self.defaultCapabilities.filter { !drops.contains($0) }
+            for cap in adds where !set.contains(cap) { set.append(cap) }
         }
-        return Spec.Capabilities(bounding: set, effective: set, inheritable: nil, permitted: set, ambient: nil)
+        var unique: [String] = []
+        for cap in set where !unique.contains(cap) { unique.append(cap) }
+        return Spec.Capabilities(bounding: unique, effective: unique, inheritable: nil, permitted: unique, ambient: nil)
     }
 
-    private func mounts(_ host: HostConfig) -> [Spec.Mount] {
+    /// docker's choice of profile: none when unconfined, none for a privileged container that asked for
+    /// nothing, else the one asked for or the built-in one — with the rules its bounding set allows.
+    static func seccomp(_ choice: SecurityOptions.Seccomp, privileged: Bool, capabilities: [String]) -> Spec.Seccomp? {
+        switch choice {
+        case .unconfined: return nil
+        case .implicitDefault: return privileged ? nil : SeccompProfile.builtin.oci(capabilities: capabilities)
+        case .builtin: return SeccompProfile.builtin.oci(capabilities: capabilities)
+        case .profile(let profile): return profile.oci(capabilities: capabilities)
+        }
+    }
+
+    private func mounts(_ host: HostConfig, writableCgroups: Bool) -> [Spec.Mount] {
         var mounts: [Spec.Mount] = [
             Spec.Mount(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
             Spec.Mount(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
@@ -126,7 +146,7 @@ struct SpecBuilder {
             Spec.Mount(destination: "/sys", type: "sysfs", source: "sysfs",
                        options: ["nosuid", "noexec", "nodev", host.Privileged ? "rw" : "ro"]),
             Spec.Mount(destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup",
-                       options: ["nosuid", "noexec", "nodev", "relatime", host.Privileged ? "rw" : "ro"]),
+                       options: ["nosuid", "noexec", "nodev", "relatime", writableCgroups ? "rw" : "ro"]),
             Spec.Mount(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
         ]
         if host.IpcMode != "host" && !host.IpcMode.hasPrefix("container:") {
@@ -235,12 +255,49 @@ struct SpecBuilder {
     }
 
     private func devices(_ host: HostConfig) throws(EngineError) -> [Spec.Device]? {
-        guard !host.Devices.isEmpty else { return nil }
-        return try host.Devices.map { (device) throws(EngineError) in
+        var devices = host.Privileged ? Self.hostDevices() : []
+        for device in host.Devices where !(host.Privileged && device.PathOnHost == device.PathInContainer) {
             let node = try Self.deviceNode(device.PathOnHost)
-            return Spec.Device(type: node.type, path: device.PathInContainer, major: node.major, minor: node.minor,
-                                     fileMode: node.mode, uid: 0, gid: 0)
+            devices.append(Spec.Device(type: node.type, path: device.PathInContainer, major: node.major, minor: node.minor,
+                                       fileMode: node.mode, uid: 0, gid: 0))
         }
+        return devices.isEmpty ? nil : devices
+    }
+
+    /// A privileged container gets the host's device nodes, as docker does (containerd's HostDevices): every
+    /// character and block device under /dev, not following symlinks, without the per-container trees
+    /// (pts, shm, mqueue, fd) and without the host's console.
+    static func hostDevices(under directory: String = "/dev") -> [Spec.Device] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var devices: [Spec.Device] = []
+        for name in names.sorted() {
+            let path = directory + "/" + name
+            var st = stat()
+            guard lstat(path, &st) == 0 else { continue }
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR:
+                if directory == "/dev" && ["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"].contains(name) { continue }
+                devices += hostDevices(under: path)
+            case S_IFCHR, S_IFBLK:
+                if path == "/dev/console" { continue }
+                devices.append(Spec.Device(type: st.st_mode & S_IFMT == S_IFCHR ? "c" : "b", path: path,
+                                           major: Int64(Devices.major(UInt64(st.st_rdev))), minor: Int64(Devices.minor(UInt64(st.st_rdev))),
+                                           fileMode: UInt32(st.st_mode & 0o7777), uid: st.st_uid, gid: st.st_gid))
+            default: continue
+            }
+        }
+        return devices
+    }
+
+    /// The CPUs the kernel may ever bring up (/sys/devices/system/cpu/possible, e.g. "0-3,8").
+    static func possibleCPUs() -> [Int] {
+        guard let text = try? Files.read("/sys/devices/system/cpu/possible") else { return [] }
+        var cpus: [Int] = []
+        for range in text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",") {
+            let bounds = range.split(separator: "-").compactMap { Int($0) }
+            if bounds.count == 2, bounds[0] <= bounds[1] { cpus += Array(bounds[0]...bounds[1]) } else if bounds.count == 1 { cpus.append(bounds[0]) }
+        }
+        return cpus
     }
 
     static func deviceNode(_ path: String) throws(EngineError) -> (type: String, major: Int64, minor: Int64, mode: UInt32) {

@@ -14,6 +14,7 @@ enum InspectView {
         fields = fields.map { field in
             switch field.key {
             case "Name": return (field.key, .string("/" + record.Name))
+            case "HostConfig": return (field.key, dockerNulls(field.value))
             default: return field
             }
         }
@@ -29,6 +30,17 @@ enum InspectView {
                                                ("Name", .string("overlay"))])))
         fields.append(("NetworkSettings", networkSettings(record, engine: engine)))
         return .object(fields)
+    }
+
+    /// docker leaves the lists nobody gave nil, so they show as null (`"SecurityOpt": null`), not `[]`.
+    static func dockerNulls(_ hostConfig: TemplateValue) -> TemplateValue {
+        guard case .object(let fields) = hostConfig else { return hostConfig }
+        return .object(fields.map { field in
+            if ["SecurityOpt", "CapAdd", "CapDrop"].contains(field.key), case .array(let items) = field.value, items.isEmpty {
+                return (field.key, .null)
+            }
+            return field
+        })
     }
 
     /// docker's NetworkSettings: the address of each network, the published ports, the namespace.

@@ -35,7 +35,7 @@ struct RunFlags: ParsableArguments {
     @Option(name: .customLong("cap-add"), help: "Add Linux capabilities.") var capAdd: [String] = []
     @Option(name: .customLong("cap-drop"), help: "Drop Linux capabilities.") var capDrop: [String] = []
     @Flag(name: .customLong("privileged"), help: "Give extended privileges to this container.") var privileged = false
-    @Option(name: .customLong("security-opt"), help: "Security options (no-new-privileges, seccomp=unconfined, label=disable).") var securityOpt: [String] = []
+    @Option(name: .customLong("security-opt"), help: "Security options (seccomp=unconfined|builtin|FILE, no-new-privileges[=true|false], writable-cgroups, label=disable, apparmor=unconfined).") var securityOpt: [String] = []
     @Option(name: .customLong("ulimit"), help: "Ulimit options (nofile=1024:2048).") var ulimit: [String] = []
     @Option(name: .customLong("sysctl"), help: "Sysctl options.") var sysctl: [String] = []
     @Option(name: .customLong("shm-size"), help: "Size of /dev/shm.") var shmSize: String?
@@ -185,12 +185,8 @@ struct RunFlags: ParsableArguments {
             throw EngineError("invalid capability \(cap)", "unknown capability")
         }
         host.Privileged = privileged
-        for option in securityOpt {
-            let known = option.hasPrefix("no-new-privileges") || option == "seccomp=unconfined" || option.hasPrefix("seccomp=")
-                || option.hasPrefix("label=") || option.hasPrefix("label:") || option.hasPrefix("apparmor=")
-            if !known { throw EngineError("invalid --security-opt: \(option)", "") }
-        }
-        host.SecurityOpt = securityOpt
+        // As docker's client: a profile file travels as its JSON; the engine checks every option at create.
+        host.SecurityOpt = try SecurityOptions.inliningSeccompFiles(securityOpt)
         host.Ulimits = try ulimit.map { (entry) throws -> Ulimit in
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw EngineError("invalid ulimit argument: \(entry)", "use NAME=SOFT[:HARD]") }
