@@ -123,6 +123,7 @@ extension Engine {
         var attachments: [Attachment] = []
         for (index, (endpoint, network)) in zip(plan.endpoints, plan.definitions).enumerated() {
             do throws(NetworkError) {
+                try NetworkMasquerade.ensure(network)
                 attachments.append(try NetworkAttachment.attach(network, containerID: containerID, netns: plan.namespacePath,
                                                                 ifname: "eth\(index)", ports: index == 0 ? plan.ports : [],
                                                                 staticIP: endpoint.IPv4Address, mac: endpoint.MacAddress))
@@ -171,6 +172,7 @@ extension Engine {
                 let used = Set(state.attachments.map(\.interface))
                 let ifname = (0...).lazy.map { "eth\($0)" }.first { !used.contains($0) } ?? "eth9"
                 do throws(NetworkError) {
+                    try NetworkMasquerade.ensure(network)
                     state.attachments.append(try NetworkAttachment.attach(network, containerID: record.Id, netns: state.namespacePath,
                                                                           ifname: ifname, ports: [], staticIP: ip))
                 } catch {

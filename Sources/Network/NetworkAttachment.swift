@@ -178,6 +178,28 @@ public enum NetworkAttachment {
     }
 }
 
+/// A network's outbound NAT: `-s SUBNET ! -o BRIDGE -j MASQUERADE` in nat/POSTROUTING, docker's rule, made on the
+/// network's first use after boot and removed with the network. Traffic between the network's containers
+/// (and to the host through the bridge) is not rewritten. An `--internal` network has none.
+public enum NetworkMasquerade {
+    static func rule(_ network: NetworkDefinition) -> [String] {
+        ["POSTROUTING", "-s", network.subnet, "!", "-o", network.bridge, "-m", "comment", "--comment", "berth network \(network.cniName)",
+         "-j", "MASQUERADE"]
+    }
+
+    /// Checks for the rule (one iptables run) and adds it if it is missing.
+    public static func ensure(_ network: NetworkDefinition) throws(NetworkError) {
+        guard !network.isInternal else { return }
+        if NetworkCleanup.run("/usr/sbin/iptables", ["iptables", "-w", "-t", "nat", "-C"] + rule(network)) == 0 { return }
+        let status = NetworkCleanup.run("/usr/sbin/iptables", ["iptables", "-w", "-t", "nat", "-A"] + rule(network))
+        if status != 0 { throw NetworkError("adding the outbound NAT rule of network \(network.name)", "iptables exited with \(status)") }
+    }
+
+    public static func remove(_ network: NetworkDefinition) {
+        while NetworkCleanup.run("/usr/sbin/iptables", ["iptables", "-w", "-t", "nat", "-D"] + rule(network)) == 0 {}
+    }
+}
+
 /// What the plugins' DEL does not remove.
 public enum NetworkCleanup {
     /// The bridge device of a removed network (the bridge plugin never deletes it).

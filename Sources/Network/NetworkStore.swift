@@ -105,6 +105,7 @@ public struct NetworkStore: Sendable {
         try locked { () throws(NetworkError) in
             unlink(path(network.name))
             NetworkCleanup.removeBridge(network.bridge)
+            NetworkMasquerade.remove(network)
             try? FileManager.default.removeItem(atPath: "/var/lib/cni/networks/\(network.cniName)")
         }
     }

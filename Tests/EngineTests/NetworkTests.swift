@@ -43,6 +43,10 @@ extension EngineSuite {
             #expect(inside.stdout.contains("gateway-ok"))
             #expect(inside.stdout.contains("state UNKNOWN") || inside.stdout.contains("LOOPBACK,UP"), "lo is up: \(inside.stdout)")
             #expect(try Self.veths() == vethsBefore + 1)
+            // Outbound NAT: docker's one rule for the network, not a chain per container.
+            let nat = try runCommand("/usr/sbin/iptables-save", ["-t", "nat"]).stdout
+            #expect(nat.contains("-A POSTROUTING -s 10.77.0.0/16 ! -o berth0 -m comment --comment \"berth network berth\" -j MASQUERADE"), "\(nat)")
+            #expect(!nat.contains(id), "no per-container NAT chain: \(nat)")
             // Stopped: the network goes (docker keeps no endpoint for a stopped container); rm leaves nothing.
             #expect(try berth(["stop", "-t", "0", name]).succeeded)
             #expect(try eventually { try Self.networkLeftovers(of: id).isEmpty && (try Self.veths()) == vethsBefore })
@@ -129,6 +133,17 @@ extension EngineSuite {
             let thirdAddress = try inspect(third, "{{.NetworkSettings.IPAddress}}")
             #expect(!(try berth(["exec", second, "ping", "-c1", "-W1", thirdAddress]).succeeded), "networks must be isolated")
             #expect(try berth(["network", "inspect", "-f", "{{len .Containers}}", net]).stdout == "2\n")
+            #expect(try runCommand("/usr/sbin/iptables-save", ["-t", "nat"]).stdout.contains("-s 10.98.7.0/24 ! -o \(bridge) "), "the network's NAT rule")
+            // --internal: no way out (no default route, no NAT rule).
+            let sealed = net + "-int"
+            #expect(try berth(["network", "create", "--internal", sealed]).succeeded)
+            defer { _ = try? berth(["network", "rm", sealed]) }
+            let routes = try berth(["run", "--rm", "--network", sealed, TestEngine.image, "ip", "route"])
+            #expect(routes.succeeded && !routes.stdout.contains("default"), "\(routes.stdout) \(routes.stderr)")
+            let sealedSubnet = try berth(["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", sealed]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(!(try runCommand("/usr/sbin/iptables-save", ["-t", "nat"]).stdout.contains("-s \(sealedSubnet) ")))
+            #expect(try berth(["network", "rm", sealed]).succeeded)
             let inUse = try berth(["network", "rm", net])
             #expect(inUse.status == 125 && inUse.stderr.contains("has active endpoints"), "\(inUse.stderr)")
             #expect(try berth(["rm", "-f", first, second, third]).succeeded)

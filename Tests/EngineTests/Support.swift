@@ -72,7 +72,7 @@ enum TestEngine {
         atexit {
             for path in [TestEngine.root, TestEngine.runroot, TestEngine.cniConfigDirectory] { try? FileManager.default.removeItem(atPath: path) }
             if TestEngine.removeDefaultBridge {
-                _ = try? runCommand("/bin/sh", ["-c", "ip link delete berth0 2>/dev/null; iptables-save -t filter | grep -- '-A CNI-ISOLATION' | grep ' berth0 ' | sed 's/^-A //' | while read -r rule; do sh -c \"iptables -t filter -D $rule\"; done; rm -rf /var/lib/cni/networks/berth"])
+                _ = try? runCommand("/bin/sh", ["-c", "ip link delete berth0 2>/dev/null; while iptables -w -t nat -D POSTROUTING -s 10.77.0.0/16 ! -o berth0 -m comment --comment 'berth network berth' -j MASQUERADE 2>/dev/null; do :; done; iptables-save -t filter | grep -- '-A CNI-ISOLATION' | grep ' berth0 ' | sed 's/^-A //' | while read -r rule; do sh -c \"iptables -t filter -D $rule\"; done; rm -rf /var/lib/cni/networks/berth"])
             }
         }
         let work = NSTemporaryDirectory() + "berth-engine-image-\(getpid())"
