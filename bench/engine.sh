@@ -20,7 +20,7 @@ work=$(mktemp -d /tmp/berth-bench-engine.XXXXXX)
 broot=$work/berth-root; brun=$work/berth-run
 proot=$work/podman-root; prun=$work/podman-run
 dockerd_pid=
-bridge_was_there=$([ -e /sys/class/net/berth0 ] && echo 1)
+bridge_was_there=$([ -e /sys/class/net/berth0 ] && echo 1 || true)
 cleanup() {
     set +e
     "$berth" --root "$broot" --runroot "$brun" ps -aq --no-trunc 2>/dev/null | xargs -r "$berth" --root "$broot" --runroot "$brun" rm -f >/dev/null 2>&1
