@@ -56,7 +56,8 @@ for engine in "${engines[@]}"; do
     done
     wait
     burst=$(( ($(now) - start) / 1000000 ))
-    failures=$(cat "$work/$engine.failures" 2>/dev/null | wc -l)
+    failures=0
+    [ -f "$work/$engine.failures" ] && failures=$(wc -l < "$work/$engine.failures")
     mounts=$(grep -c "$work" /proc/self/mountinfo || true)
     printf '%-7s %5d in a row: first 50 median %4s ms, last 50 %4s ms (ratio %.2f); %d×%d at once: %5d ms, %d failed; mounts left %d\n' \
         "$engine" "$total" "$first" "$last" "$(awk -v a="$last" -v b="$first" 'BEGIN {print a / b}')" "$clients" "$per_client" "$burst" "$failures" "$mounts"
