@@ -143,3 +143,51 @@ extension EngineSuite.LoadTests {
         #expect(try small(["run", "--rm", "--network", "none", TestEngine.image, "echo", "ok"]).stdout == "ok\n")
     }
 }
+
+extension EngineSuite.LoadTests {
+    /// `load` SIGKILLed at a sweep of moments, into a store of its own: every time, the next `images` works, an
+    /// image that is listed runs with its content whole, and the next `load` completes it (no half-written blob
+    /// is served, no half-unpacked layer is used).
+    @Test func theCLIKilledAtAnyMomentOfLoadLeavesAUsableStore() throws {
+        _ = TestEngine.image
+        let base = NSTemporaryDirectory() + "berth-killed-load-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer {
+            _ = try? runCommand("/bin/sh", ["-c", "grep -o ' \(base)[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l; rm -rf \(base)"])
+        }
+        let archive = base + "/busybox.tar"
+        #expect(try berth(["save", "-o", archive, TestEngine.image]).succeeded)
+        for (round, delay) in ([0, 2_000, 6_000, 12_000, 20_000, 35_000, 60_000, 100_000, 160_000] as [UInt32]).enumerated() {
+            let root = base + "/root\(round)", runroot = base + "/run\(round)"
+            func store(_ arguments: [String]) throws -> CommandResult {
+                try runCommand(berthBinary, ["--root", root, "--runroot", runroot] + arguments)
+            }
+            let words = [berthBinary, "--root", root, "--runroot", runroot, "load", "-q", "-i", archive]
+            let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+            var pid: pid_t = 0
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+            let spawned = posix_spawn(&pid, berthBinary, &actions, nil, argv, environ)
+            posix_spawn_file_actions_destroy(&actions)
+            for pointer in argv { free(pointer) }
+            #expect(spawned == 0)
+            usleep(delay)
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+
+            let listed = try store(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            #expect(listed.succeeded, "after a kill at \(delay) µs: \(listed.stderr)")
+            if listed.stdout.contains(TestEngine.image) {
+                let seed = try store(["run", "--rm", "--network", "none", TestEngine.image, "cat", "/data/seed.txt"])
+                #expect(seed.stdout == "from the image\n", "a listed image must be whole (kill at \(delay) µs): \(seed.stdout) \(seed.stderr)")
+            }
+            let again = try store(["load", "-q", "-i", archive])
+            #expect(again.succeeded, "load after a kill at \(delay) µs: \(again.stderr)")
+            let seed = try store(["run", "--rm", "--network", "none", TestEngine.image, "cat", "/data/seed.txt"])
+            #expect(seed.stdout == "from the image\n", "after the second load (kill at \(delay) µs): \(seed.stdout) \(seed.stderr)")
+        }
+    }
+}
