@@ -71,7 +71,7 @@ build_swift_module() {   # build_swift_module NAME DEPENDENCY...
     for d in "$@"; do deps+=("$mods/$d.swiftmodule"); done
     if newer "$mods/$name.o" "${sources[@]}" "${deps[@]}"; then
         echo "fuzz: compiling $name" >&2
-        swiftc "${swiftflags[@]}" -wmo -module-name "$name" -emit-module -emit-module-path "$mods/$name.swiftmodule" \
+        swiftc "${swiftflags[@]}" -suppress-warnings -wmo -module-name "$name" -emit-module -emit-module-path "$mods/$name.swiftmodule" \
             -c -o "$mods/$name.o" "${sources[@]}" || return 1
     fi
 }
@@ -118,6 +118,9 @@ for name in "${names[@]}"; do
 done
 [ "$build_only" = 1 ] && exit 0
 
+# The layer harness unpacks here; the seeds aim absolute symlinks at its bait directory.
+export BERTH_FUZZ_SCRATCH="$PWD/$out/layer-scratch"
+rm -rf "$out/seeds"
 ./Fuzz/make-seeds.sh "$out/seeds" "${names[@]}" || { echo "fuzz.sh: making the seed corpora failed" >&2; exit 1; }
 
 # The layer harness unpacks hostile tars as root: it runs in a private mount namespace in which every mount
@@ -159,9 +162,9 @@ for name in "${names[@]}"; do
     runner=()
     scratch=""
     if [ "$name" = LayerUnpack ]; then
-        scratch=$(mktemp -d /tmp/berth-fuzz-layer.XXXXXX)
-        export BERTH_FUZZ_SCRATCH="$scratch"
-        runner=(sandboxed "$scratch" "$out" --)
+        scratch="$BERTH_FUZZ_SCRATCH"
+        rm -rf "$scratch"; mkdir -p "$scratch"
+        runner=(sandboxed "$out" --)
     fi
     # Every regression input, then every seed and corpus input, must pass before fuzzing starts.
     if ls "$regressions"/* >/dev/null 2>&1; then
