@@ -169,7 +169,8 @@ for name in "${names[@]}"; do
     # Every regression input, then every seed and corpus input, must pass before fuzzing starts.
     if ls "$regressions"/* >/dev/null 2>&1; then
         if ! "${runner[@]}" "$bin" "$regressions"/* > "$log.regressions" 2>&1; then
-            echo "fuzz $name: a regression input fails:"; tail -30 "$log.regressions"; failed=1
+            echo "fuzz $name: a regression input fails:"; failed=1
+            grep -E '^Running:|FUZZ CHECK|ERROR|SUMMARY' "$log.regressions" | tail -6
             [ -n "$scratch" ] && rm -rf "$scratch"
             continue
         fi

@@ -45,7 +45,8 @@ func checkError(_ error: TemplateError, _ text: String) {
     fuzzCheck(!error.description.contains("\n") && !error.description.contains("\r"),
               "a template error spans lines: \(error.description)")
     fuzzCheck(error.line >= 1 && error.column >= 1, "error position \(error.line):\(error.column) is not 1-based")
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count
+    // Lines as Go counts them: by "\n" scalars ("\r\n" is one Character, so Characters would count one short).
+    let lines = text.unicodeScalars.filter { $0 == "\n" }.count + 1
     fuzzCheck(error.line <= lines, "error on line \(error.line) of a \(lines)-line template")
 }
 
