@@ -73,6 +73,8 @@ build_swift_module() {   # build_swift_module NAME DEPENDENCY...
         echo "fuzz: compiling $name" >&2
         swiftc "${swiftflags[@]}" -suppress-warnings -wmo -module-name "$name" -emit-module -emit-module-path "$mods/$name.swiftmodule" \
             -c -o "$mods/$name.o" "${sources[@]}" || return 1
+        # swiftc leaves an output that came out byte-identical untouched: mark it rebuilt.
+        touch "$mods/$name.o" "$mods/$name.swiftmodule"
     fi
 }
 
