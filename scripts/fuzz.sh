@@ -195,4 +195,6 @@ for name in "${names[@]}"; do
         echo "  log: $log"
     fi
 done
+# The SpecValidation harness's fixed bundle (an empty rootfs directory).
+rm -rf /tmp/berth-fuzz-validation
 exit $failed
