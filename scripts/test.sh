@@ -46,6 +46,13 @@ if [ "${BERTH_SKIP_V2:-}" != 1 ]; then
     esac
 fi
 
+if [ "${BERTH_SKIP_FUZZ:-}" != 1 ]; then
+    # libFuzzer harnesses (docs/fuzzing.md): the regression inputs replayed, then a short run of each on its
+    # corpus; one line per harness with its executions, coverage and crashes.
+    echo "== fuzzing: ${BERTH_FUZZ_SECONDS:-25} s per harness"
+    ./scripts/fuzz.sh --seconds "${BERTH_FUZZ_SECONDS:-25}" || failed=1
+fi
+
 if [ -x tests/drivers/run.sh ] && [ "${BERTH_SKIP_DRIVERS:-}" != 1 ]; then
     echo "== engines driving berth-runtime"
     tests/drivers/run.sh "$PWD/.build/debug/berth-runtime" || failed=1

@@ -1,5 +1,6 @@
 import Foundation
 import Linux
+import OCISpec
 
 /// Every failure of the image store, pull, load or unpack: what was being done, on what, and why.
 /// Prints as `<operation> <subject>: <reason>`; the CLI prefixes `berth: `.
@@ -17,9 +18,10 @@ public struct ImageError: Error, CustomStringConvertible, Sendable {
         self.reason = (error as? ImageError)?.description ?? "\(error)"
     }
 
+    /// One line, always: entry names in a layer and strings in a manifest may hold line breaks.
     public var description: String {
         let what = subject.isEmpty ? operation : "\(operation) \(subject)"
-        return "\(what): \(reason)"
+        return SpecText.oneLine("\(what): \(reason)")
     }
 
     static func system(_ error: SystemError) -> ImageError {

@@ -9,8 +9,17 @@ public struct SpecDecodingError: Error, CustomStringConvertible, Sendable {
     public let file: String
     public let fieldPath: String
     public let reason: String
+    /// One line, always: keys and values quoted from the document may hold line breaks.
     public var description: String {
-        fieldPath.isEmpty ? "\(file): \(reason)" : "\(file): field \(fieldPath): \(reason)"
+        SpecText.oneLine(fieldPath.isEmpty ? "\(file): \(reason)" : "\(file): field \(fieldPath): \(reason)")
+    }
+}
+
+public enum SpecText {
+    /// `text` with CR and LF written as `\r` and `\n`, so an error quoting input prints as one line.
+    public static func oneLine(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return text }
+        return text.replacing("\r", with: "\\r").replacing("\n", with: "\\n")
     }
 }
 

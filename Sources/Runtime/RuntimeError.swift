@@ -8,7 +8,9 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
     public let what: String
     public let why: String
     public init(_ what: String, _ why: String) { self.what = what; self.why = why }
-    public var description: String { why.isEmpty ? what : "\(what): \(why)" }
+    /// One line, always: a config's strings (a cwd, an rlimit name, a path) may hold line breaks, which are
+    /// escaped so the CLI's `berth: …` stays one line.
+    public var description: String { SpecText.oneLine(why.isEmpty ? what : "\(what): \(why)") }
 
     /// libcontainer's error texts, which scripts and shims match on (`does not exist`, `not running`).
     public static let notExist = "container does not exist"

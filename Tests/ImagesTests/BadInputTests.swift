@@ -5,6 +5,13 @@ import Testing
 
 /// Each bad input fails with a clear error and leaves the store as it was: no image, no blob, no temporary file.
 @Suite(.serialized) struct BadInputTests {
+    /// A layer entry's name is quoted in unpack errors; a name holding a line break must not split the line.
+    @Test func imageErrorQuotingALineBreakIsOneLine() {
+        let error = ImageError("unpack layer", "sha256:abc", "entry \"a\nberth: forged\r/../x\" has a \"..\" component")
+        #expect(!error.description.contains("\n") && !error.description.contains("\r"), "\(error)")
+        #expect(error.description.contains(#"a\nberth: forged\r/../x"#), "\(error)")
+    }
+
     @Test(arguments: [
         ("corrupt-blob", "digest mismatch"),
         ("missing-blob", "missing from the archive"),

@@ -52,6 +52,18 @@ let specExample = """
 
 @Suite("OCISpec: runtime config and state")
 struct RuntimeConfigTests {
+    /// A decoding error quotes the bad value; a value with line breaks must not break the error's one line.
+    @Test func decodingErrorQuotingALineBreakIsOneLine() throws {
+        let json = Data(#"["sha256:0\nberth: forged\r"]"#.utf8)
+        do {
+            _ = try SpecJSON.decode([Digest].self, from: json, file: "index.json")
+            Issue.record("an invalid digest decoded")
+        } catch let error as SpecDecodingError {
+            #expect(!error.description.contains("\n") && !error.description.contains("\r"), "\(error)")
+            #expect(error.description.contains(#"sha256:0\nberth: forged\r"#), "\(error)")
+        }
+    }
+
     @Test func decodesTheSpecExample() throws {
         let spec = try SpecJSON.decode(Spec.self, from: Data(specExample.utf8), file: "config.json")
         #expect(spec.process?.user.additionalGids == [5, 6])

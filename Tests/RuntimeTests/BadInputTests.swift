@@ -45,6 +45,19 @@ struct BadInputTests {
         #expect(bundle.leftovers().isEmpty, "\(bundle.leftovers())")
     }
 
+    /// Found by the SpecValidation fuzzer: a config string holding a newline made the error two lines.
+    @Test func errorQuotingAConfigStringWithANewlineIsOneLine() throws {
+        let bundle = try Bundle()
+        defer { bundle.destroy() }
+        bundle.spec.process?.cwd = "relative\nberth: forged second line"
+        let result = try bundle.create()
+        #expect(result.status == 1)
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("process.cwd: relative\\nberth: forged second line is not an absolute path"),
+                "\(result.stderr)")
+        #expect(bundle.leftovers().isEmpty, "\(bundle.leftovers())")
+    }
+
     @Test func invalidJSONIsReported() throws {
         let bundle = try Bundle()
         defer { bundle.destroy() }
