@@ -8,7 +8,7 @@ struct CNIPlugin {
     static let searchPath = ["/usr/lib/cni", "/opt/cni/bin"]
 
     /// The engine runs ADD and DEL only. CHECK is not run: in containernetworking-plugins 1.1.1 portmap's CHECK
-    /// fails on every IPv4-only network (it looks for IPv6 chains that were never made), and dnsname's fails
+    /// fails on IPv4-only networks such as ours, and dnsname's fails
     /// always; a chain whose CHECK fails for no reason would only teach users to ignore it.
     enum Command: String { case add = "ADD", del = "DEL", check = "CHECK" }
 
