@@ -231,7 +231,7 @@ struct EscapeTests {
             while time.time() < until:
                 libc.renameat2(-100, a, -100, b, 2)
             """
-        let swapperPid = try spawnInBackground("/usr/bin/python3", ["-c", swapper, volume + "/mnt", volume + "/link", "12"])
+        let swapperPid = try spawnInBackground("/usr/bin/python3", ["-c", swapper, volume + "/mnt", volume + "/link", "120"])
         defer { kill(swapperPid, SIGKILL); var status: Int32 = 0; waitpid(swapperPid, &status, 0) }
         let hostMountsBefore = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n").filter { $0.contains(work) }
         let bundle = try Bundle(privateRootfs: true)
@@ -240,7 +240,8 @@ struct EscapeTests {
         bundle.spec.mounts?.append(Spec.Mount(destination: "/v/mnt", type: "tmpfs", source: "tmpfs", options: ["size=1m"]))
         let started = Date()
         var runs = 0, mountedInside = 0
-        while Date().timeIntervalSince(started) < 8 {
+        // At least 8 s and at least 5 runs, however slow the machine (a cgroup-v2 kernel under qemu is slow).
+        while runs < 5 || Date().timeIntervalSince(started) < 8 {
             let result = try bundle.run(["sh", "-c", "touch /v/mnt/written-by-container 2>/dev/null; grep -c ' tmpfs tmpfs ' /proc/self/mountinfo"])
             runs += 1
             if result.succeeded { mountedInside += 1 }
@@ -249,7 +250,6 @@ struct EscapeTests {
         }
         kill(swapperPid, SIGKILL)
         let hostMountsAfter = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n").filter { $0.contains(work) }
-        #expect(runs >= 5, "the race ran \(runs) times")
         #expect(mountedInside > 0)
         #expect(hostMountsAfter == hostMountsBefore, "no mount may appear on the host: \(hostMountsAfter)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: hostTarget).isEmpty)
