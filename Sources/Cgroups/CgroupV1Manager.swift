@@ -127,9 +127,12 @@ public struct CgroupV1Manager: CgroupManager {
         }
     }
 
+    /// Every task in any of the container's hierarchies, the unified tree of a hybrid host included: an init
+    /// is cloned straight into its unified cgroup and joins the v1 ones itself only after `go`, so a create
+    /// that dies in between leaves a task that only the unified tree knows of (and that kill-all must reach).
     public func processes() throws(CgroupError) -> [Int32] {
         var all = Set<Int32>()
-        for placement in placements where placement.mount.version == 1 {
+        for placement in placements {
             all.formUnion(Cgroups.processesRecursive(placement.directory))
         }
         return all.sorted()

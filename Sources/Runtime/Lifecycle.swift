@@ -92,7 +92,9 @@ extension Runtime {
         let status = record.status(in: store)
         switch status {
         case .stopped:
-            break
+            // A create that died before it recorded the init's pid leaves an init in the cgroup that nothing else
+            // knows of: the cgroup's tasks are killed all the same.
+            if !record.createCompleted { try killAndWait(record) }
         case .created:
             try killAndWait(record)
         case .running, .paused, .creating:
@@ -116,6 +118,7 @@ extension Runtime {
             try? manager.killAll(signal: SIGKILL)
             try? manager.thaw()
         }
+        guard record.initPid > 0 else { return }   // never recorded (and waitpid(0) would reap any child of ours)
         if Processes.isAlive(pid: record.initPid, startTime: record.initStartTime) {
             Glibc.kill(record.initPid, SIGKILL)
         }

@@ -333,9 +333,15 @@ extension EngineSuite {
                 waitpid(cli, &status, 0)
                 let listed = try berth(["ps", "-a", "--filter", "name=\(name)", "--format", "{{.Names}}|{{.Status}}"])
                 #expect(listed.succeeded, "monitor killed at \(delay) µs: \(listed.stderr)")
+                let id = try inspect(name, "{{.Id}}")
                 let removed = try berth(["rm", "-f", name])
                 #expect(removed.succeeded || removed.stderr.contains("No such container"), "at \(delay) µs: \(removed.stderr)")
                 #expect(try berth(["ps", "-aq", "--filter", "name=\(name)"]).stdout.isEmpty)
+                // An init cloned but never recorded (the monitor died first) must go with its cgroups.
+                if !id.isEmpty {
+                    let cgroups = ["memory", "pids", "unified"].filter { FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\($0)/berth/\(id)") }
+                    #expect(cgroups.isEmpty, "cgroups left at \(delay) µs: \(cgroups)")
+                }
                 let processes = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { entry in
                     (try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8))?.contains("sleep\u{0}\(seconds)") == true
                 }
