@@ -56,27 +56,30 @@ extension Cgroups {
     /// The mount table's cgroup entries (v1 and v2), in mount order. Duplicate mounts of the same
     /// hierarchy are reduced to the first one.
     public static func mounts() -> [CgroupMount] {
-        guard let text = try? Files.read("/proc/self/mountinfo") else { return [] }
-        let known = Set(subsystems().map(\.name))
+        guard let bytes = try? Files.readBytes("/proc/self/mountinfo") else { return [] }
+        var known: Set<String>?   // /proc/cgroups, read only once a v1 mount is seen
         var out: [CgroupMount] = []
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard let dash = fields.firstIndex(of: "-") else { continue }
-            let before = fields[..<dash]
-            let after = Array(fields[(dash + 1)...])
-            guard before.count >= 5, after.count >= 3 else { continue }
-            let fsType = after[0]
-            guard fsType == "cgroup" || fsType == "cgroup2" else { continue }
-            let root = unescape(String(before[3]))
-            let mountPoint = unescape(String(before[4]))
-            var mount = CgroupMount(version: fsType == "cgroup2" ? 2 : 1, mountPoint: mountPoint, root: root,
-                                    subsystems: [], name: nil)
-            if mount.version == 1 {
-                for option in after[2].split(separator: ",") {
-                    if option.hasPrefix("name=") {
-                        mount.name = String(option.dropFirst(5))
-                    } else if known.contains(String(option)) {
-                        mount.subsystems.append(String(option))
+        let space = UInt8(ascii: " ")
+        // Split on bytes, not Characters: this runs several times per runtime command, and a host with many
+        // containers has thousands of lines, nearly all of them not cgroup mounts.
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            let fields = line.split(separator: space)
+            guard let dash = fields.firstIndex(where: { $0.count == 1 && $0.first == UInt8(ascii: "-") }) else { continue }
+            guard dash >= 5, fields.count >= dash + 4 else { continue }
+            let fsType = fields[dash + 1]
+            let isV2 = fsType.elementsEqual("cgroup2".utf8)
+            guard isV2 || fsType.elementsEqual("cgroup".utf8) else { continue }
+            let root = unescape(String(decoding: fields[3], as: UTF8.self))
+            let mountPoint = unescape(String(decoding: fields[4], as: UTF8.self))
+            var mount = CgroupMount(version: isV2 ? 2 : 1, mountPoint: mountPoint, root: root, subsystems: [], name: nil)
+            if !isV2 {
+                if known == nil { known = Set(subsystems().map(\.name)) }
+                for option in fields[dash + 3].split(separator: UInt8(ascii: ",")) {
+                    let text = String(decoding: option, as: UTF8.self)
+                    if text.hasPrefix("name=") {
+                        mount.name = String(text.dropFirst(5))
+                    } else if known?.contains(text) == true {
+                        mount.subsystems.append(text)
                     }
                 }
             }

@@ -5,27 +5,45 @@ import CBerth
 public enum Processes {
     /// Field 22 of /proc/PID/stat: the start time in clock ticks. Together with the pid it identifies a
     /// process across pid reuse.
-    public static func startTime(of pid: Int32) -> UInt64? {
-        guard let stat = try? Files.read("/proc/\(pid)/stat"),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // fields[0] is the state (field 3), so field 22 is index 19.
-        guard fields.count > 19 else { return nil }
-        return UInt64(fields[19])
-    }
+    public static func startTime(of pid: Int32) -> UInt64? { stat(of: pid)?.startTime }
 
     /// The one-letter state (R, S, D, Z, T, …).
     public static func state(of pid: Int32) -> Character? {
-        guard let stat = try? Files.read("/proc/\(pid)/stat"),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        return stat[stat.index(after: close)...].split(separator: " ").first?.first
+        stat(of: pid).map { Character(Unicode.Scalar($0.state)) }
     }
 
-    /// Alive means: exists, is the same process (start time), and is not a zombie.
+    /// A live process is one whose start time matches (when known) and that is not a zombie: one read of
+    /// /proc/PID/stat, as start, state and delete ask it several times per call.
     public static func isAlive(pid: Int32, startTime: UInt64?) -> Bool {
-        guard pid > 0, let start = Processes.startTime(of: pid) else { return false }
-        if let expected = startTime, expected != start { return false }
-        return state(of: pid) != "Z"
+        guard pid > 0, let stat = stat(of: pid) else { return false }
+        if let expected = startTime, expected != stat.startTime { return false }
+        return stat.state != UInt8(ascii: "Z")
+    }
+
+    /// Field 3 (state) and field 22 (start time) of /proc/PID/stat, parsed on bytes: the command name
+    /// (field 2) may hold anything but ends at the last ')'.
+    static func stat(of pid: Int32) -> (state: UInt8, startTime: UInt64)? {
+        guard let bytes = try? Files.readBytes("/proc/\(pid)/stat"),
+              let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        var field = 2          // the field the bytes after ')' belong to
+        var state: UInt8 = 0
+        var start: UInt64 = 0
+        var index = close + 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: " ") {
+                field += 1
+                if field > 22 { break }
+            } else if field == 3 {
+                state = byte
+            } else if field == 22 {
+                guard byte >= 0x30, byte <= 0x39 else { return nil }
+                start = start &* 10 &+ UInt64(byte - 0x30)
+            }
+            index += 1
+        }
+        guard field >= 22, state != 0 else { return nil }
+        return (state, start)
     }
 
     /// waitpid with EINTR retried. Returns the exit code shell-style (128+signal for a signal death).

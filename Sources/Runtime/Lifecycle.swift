@@ -38,8 +38,9 @@ extension Runtime {
             _ = poll(&descriptor, 1, 10)
         }
         unlink(fifo)
-        let state = record.state(in: store).specState
-        Hooks.runWarning(record.poststart, kind: "poststart", state: state, warn: warn)
+        // The state costs a look at the cgroup (paused?): worth it only for hooks that receive it.
+        guard let poststart = record.poststart, !poststart.isEmpty else { return }
+        Hooks.runWarning(poststart, kind: "poststart", state: record.state(in: store).specState, warn: warn)
     }
 
     /// The state as `state` and `list` print it: ociVersion is the config's, as runc reports it.
@@ -89,32 +90,40 @@ extension Runtime {
             try store.remove(id)
             return
         }
-        let status = record.status(in: store)
+        // One reading of the mount table serves the status, the kill and the removal.
+        let manager = try? Cgroups.manager(path: record.cgroupPath)
+        let status = record.status(in: store, manager: manager)
         switch status {
         case .stopped:
             // A create that died before it recorded the init's pid leaves an init in the cgroup that nothing else
             // knows of: the cgroup's tasks are killed all the same.
-            if !record.createCompleted { try killAndWait(record) }
+            if !record.createCompleted { try killAndWait(record, manager: manager) }
         case .created:
-            try killAndWait(record)
+            try killAndWait(record, manager: manager)
         case .running, .paused, .creating:
             guard force else {
                 throw RuntimeError("cannot delete container \(id) that is not stopped", status.rawValue)
             }
-            try killAndWait(record)
+            try killAndWait(record, manager: manager)
         }
-        if let manager = try? Cgroups.manager(path: record.cgroupPath), manager.exists() {
+        if let manager, manager.exists() {
             try step("removing cgroup \(record.cgroupPath)") { try manager.destroy() }
         }
-        var state = record.state(in: store).specState
-        state.status = .stopped
-        Hooks.runWarning(record.poststop, kind: "poststop", state: state, warn: warn)
+        if let poststop = record.poststop, !poststop.isEmpty {
+            var state = record.state(in: store, manager: manager).specState
+            state.status = .stopped
+            Hooks.runWarning(poststop, kind: "poststop", state: state, warn: warn)
+        }
         try store.remove(id)
     }
 
     /// SIGKILLs every process of the container and waits until the init is gone.
     func killAndWait(_ record: ContainerRecord) throws(RuntimeError) {
-        if let manager = try? Cgroups.manager(path: record.cgroupPath), manager.exists() {
+        try killAndWait(record, manager: try? Cgroups.manager(path: record.cgroupPath))
+    }
+
+    func killAndWait(_ record: ContainerRecord, manager: (any CgroupManager)?) throws(RuntimeError) {
+        if let manager, manager.exists() {
             try? manager.killAll(signal: SIGKILL)
             try? manager.thaw()
         }
