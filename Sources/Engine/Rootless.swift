@@ -23,6 +23,6 @@ public enum Rootless {
         throw EngineError("cannot set resource limits", noCgroupReason)
     }
 
-    /// The network a rootless container gets when none is asked for: the bridge needs host root.
-    public static let defaultNetwork = "none"
+    /// The network a rootless container gets when none is asked for: the bridge needs host root; pasta does not.
+    public static let defaultNetwork = PastaNetwork.mode
 }

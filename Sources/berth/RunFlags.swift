@@ -66,7 +66,7 @@ struct RunFlags: ParsableArguments {
     @Option(name: .customLong("userns"), help: "User namespace to use (host, auto[:size=N]).") var userns: String?
     @Option(name: .customLong("uidmap"), help: "UID map of a new user namespace (CONTAINER_ID:HOST_ID:SIZE).") var uidmap: [String] = []
     @Option(name: .customLong("gidmap"), help: "GID map of a new user namespace (CONTAINER_ID:HOST_ID:SIZE).") var gidmap: [String] = []
-    @Option(name: [.customLong("network"), .customLong("net")], help: "Connect a container to a network (bridge, NAME, none, host, container:NAME; default $BERTH_DEFAULT_NETWORK, else bridge, rootless none); repeat for more networks.")
+    @Option(name: [.customLong("network"), .customLong("net")], help: "Connect a container to a network (bridge, NAME, none, host, container:NAME; pasta; default $BERTH_DEFAULT_NETWORK, else bridge, rootless pasta); repeat for more networks.")
     var networks: [String] = []
     /// The first `--network`: the container's network mode.
     var network: String {

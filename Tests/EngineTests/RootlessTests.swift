@@ -228,6 +228,35 @@ extension EngineSuite {
             }
         }
 
+        @Test func pastaIsTheDefaultNetworkAndPublishesPorts() throws {
+            try withRootlessUser { user in
+                try user.importBusybox()
+                // The container's own network namespace, with pasta's interface and a default route.
+                let run = try user.berth(["run", "--rm", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | wc -l; ip route | grep -c default"])
+                #expect(run.stdout == "1\n1\n", "\(run.stdout) \(run.stderr)")
+                let port = Int.random(in: 20000...40000)
+                let web = try user.berth(["run", "-d", "--name", "web", "-p", "127.0.0.1:\(port):8080", "busybox", "sh", "-c",
+                                          "mkdir /www && echo hello from rootless > /www/index.html && exec httpd -f -p 8080 -h /www"])
+                #expect(web.succeeded, "\(web.stderr)")
+                #expect(try user.berth(["ps", "--format", "{{.Ports}}"]).stdout == "127.0.0.1:\(port)->8080/tcp\n")
+                // Reached from the host, by root (not the user): through pasta's listening socket.
+                var fetched = ""
+                #expect(try eventually(timeout: 10) {
+                    fetched = try runCommand("/usr/bin/curl", ["-s", "--max-time", "2", "http://127.0.0.1:\(port)/"]).stdout
+                    return fetched == "hello from rootless\n"
+                }, "\(fetched)")
+                let netns = user.runtimeDirectory + "/berth/netns"
+                #expect(try FileManager.default.contentsOfDirectory(atPath: netns).count == 2)   // the namespace file, pasta's pid
+                #expect(try user.berth(["rm", "-f", "web"]).succeeded)
+                // Nothing left: no pasta, nothing listening on the port, no namespace file.
+                #expect(try eventually { user.processes() == [user.pausePid].compactMap { $0 } }, "\(user.processes())")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: netns).isEmpty)
+                let listening = try runCommand("/bin/sh", ["-c", "ss -Htln 'sport = :\(port)' | wc -l"])
+                #expect(listening.stdout == "0\n")
+                #expect(user.mountsLeft().isEmpty, "\(user.mountsLeft())")
+            }
+        }
+
         @Test func limitsNeedACgroupThisHostDoesNotDelegate() throws {
             try withRootlessUser { user in
                 try user.importBusybox()
