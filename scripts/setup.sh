@@ -10,6 +10,7 @@ packages=(
     containernetworking-plugins iptables aardvark-dns          # engine networks: CNI plugins (/usr/lib/cni), names
     qemu-system-x86 linux-image-amd64                          # the cgroup v2 kernel for tests
     bats gawk gcc libc6-dev dpkg-dev                           # runc's bats suite (scripts/runc-bats.sh): runner, helpers, apt-get source
+    uidmap passt slirp4netns fuse-overlayfs curl               # rootless berth (docs/rootless.md): newuidmap/newgidmap, pasta; podman rootless's too; curl for its port test
 )
 missing=()
 for package in "${packages[@]}"; do

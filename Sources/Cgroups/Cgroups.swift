@@ -9,6 +9,7 @@ public enum Cgroups {
     /// On a legacy or hybrid host this returns a `CgroupV1Manager` (v1 controllers, plus the unified tree
     /// on hybrid hosts), on a unified host a `CgroupV2Manager`.
     public static func manager(path: String) throws(CgroupError) -> any CgroupManager {
+        if path.isEmpty { return DetachedCgroup() }
         let path = try isSystemdPath(path) ? systemdCgroupPath(path) : path
         // One read of the mount table and of /proc/self/cgroup serves detection and resolution.
         let all = mounts()

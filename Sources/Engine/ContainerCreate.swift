@@ -30,6 +30,7 @@ extension Engine {
             throw EngineError("Unable to find image '\(config.Image)' locally", "", exitCode: 125)
         }
         try Self.validate(host)
+        try Rootless.checkLimits(host)
         if let network = try cniNetwork(host.NetworkMode), let ip = host.RequestedIPv4 {
             try checkRequestedAddress(ip, on: network, for: nil)
         }

@@ -33,7 +33,7 @@ public struct ContainerInfo: Codable, Sendable {
     public var endpoints: [EndpointConfig] {
         if let Endpoints { return Endpoints }
         let mode = HostConfig.NetworkMode
-        if mode == "none" || mode == "host" || mode.hasPrefix("container:") { return [] }
+        if mode == "none" || mode == "host" || mode.hasPrefix("container:") || mode == PastaNetwork.mode { return [] }
         return [EndpointConfig(Network: mode == "default" ? "bridge" : mode, Aliases: HostConfig.NetworkAliases,
                                IPv4Address: HostConfig.RequestedIPv4, MacAddress: Config.MacAddress)]
     }

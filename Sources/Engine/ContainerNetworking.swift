@@ -69,15 +69,15 @@ extension ContainerInfo {
 extension Engine {
     public var networks: NetworkStore { NetworkStore(configDirectory: networkConfigDirectory) }
 
-    /// The CNI network of a network mode (nil for none, host and container:NAME).
+    /// The CNI network of a network mode (nil for none, host, container:NAME and pasta).
     func cniNetwork(_ mode: String) throws(EngineError) -> NetworkDefinition? {
-        if mode == "none" || mode == "host" || mode.hasPrefix("container:") { return nil }
+        if mode == "none" || mode == "host" || mode.hasPrefix("container:") || mode == PastaNetwork.mode { return nil }
         do { return try networks.network(mode == "default" ? NetworkDefinition.defaultName : mode) } catch {
             throw EngineError(error.what, error.why)
         }
     }
 
-    /// Whether a container of this network mode has a network namespace of its own that CNI sets up.
+    /// Whether a container of this network mode has a network namespace of its own that CNI (or pasta) sets up.
     static func hasOwnNetwork(_ mode: String) -> Bool { !(mode == "none" || mode == "host" || mode.hasPrefix("container:")) }
 
     /// What a start's network setup works from: the namespace file and each endpoint's network, resolved.
@@ -86,6 +86,8 @@ extension Engine {
         let endpoints: [EndpointConfig]
         let definitions: [NetworkDefinition]
         let ports: [PortMapping]
+        /// `--network pasta`: no CNI network, pasta on the namespace file.
+        var pasta = false
     }
 
     /// Before the monitor starts: anything left from before (a killed monitor, a reboot) is torn down, so that
@@ -113,7 +115,8 @@ extension Engine {
             try? metadata.update(record)
             throw EngineError("creating the network namespace of \(record.Name)", error.description)
         }
-        return NetworkPlan(namespacePath: path, endpoints: endpoints, definitions: definitions, ports: ports)
+        return NetworkPlan(namespacePath: path, endpoints: endpoints, definitions: definitions, ports: ports,
+                           pasta: record.HostConfig.NetworkMode == PastaNetwork.mode)
     }
 
     /// Every network's ADD: eth0, eth1, … in the order of the endpoints, the published ports on the first. On a
@@ -135,6 +138,12 @@ extension Engine {
                 return .failure(EngineError("setting up network \(network.name) for \(name)", error.description))
             }
         }
+        if plan.pasta {
+            do throws(EngineError) { try PastaNetwork.start(namespacePath: plan.namespacePath, ports: plan.ports) } catch {
+                NetworkNamespaceFile.remove(at: plan.namespacePath)
+                return .failure(EngineError("setting up network pasta for \(name)", error.description))
+            }
+        }
         return .success(attachments)
     }
 
@@ -142,7 +151,7 @@ extension Engine {
     /// bind-mounted the file already), its names on the user networks.
     func recordNetwork(_ record: inout ContainerInfo, plan: NetworkPlan, attachments: [Attachment]) throws(EngineError) {
         record.Network = ContainerNetworkState(namespacePath: plan.namespacePath, attachments: attachments,
-                                               ports: attachments.isEmpty ? [] : plan.ports)
+                                               ports: attachments.isEmpty && !plan.pasta ? [] : plan.ports)
         try writeEtcFiles(record)
         try metadata.update(record)
         for network in plan.definitions { try refreshNames(network) }
@@ -281,6 +290,7 @@ extension Engine {
             }
         }
         if namespaceLost { NetworkCleanup.removeNATRules(containerID: containerID) }
+        PastaNetwork.stop(namespacePath: state.namespacePath)
         NetworkNamespaceFile.remove(at: state.namespacePath)
     }
 

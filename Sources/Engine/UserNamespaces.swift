@@ -62,7 +62,10 @@ enum UserNamespaces {
                 host.IDMappings = nil
                 return
             case "keep-id", "nomap":
-                throw EngineError("invalid --userns \(mode)", "\(mode) is only supported in rootless mode")
+                // Rootless keep-id needs the image's files shifted by one id (the container's uid U is the user,
+                // root is subordinate id 1), which idmapped mounts cannot do from a user namespace: not done yet.
+                throw EngineError("invalid --userns \(mode)", Rootless.isActive ? "\(mode) is not supported by rootless berth yet"
+                                                                            : "\(mode) is only supported in rootless mode")
             case let auto where auto == "auto" || auto.hasPrefix("auto:"):
                 let size = try autoSize(auto)
                 uids = [IDRange(inside: 0, outside: try allocate(size, from: subordinate("/etc/subuid"), taken: others.flatMap(\.uids), file: "/etc/subuid"), count: size)]

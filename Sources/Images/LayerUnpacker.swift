@@ -9,11 +9,11 @@ import OCISpec
 /// Safety: every entry path is cleaned and rejected if it has a `..` component; it is written below the
 /// (symlink-free, real) destination; libarchive's secure-symlink check refuses to write through any symlink
 /// (so a symlink pointing out followed by an entry below it fails instead of escaping); whiteouts are applied only
-/// after checking that no parent is a symlink; `trusted.overlay.*` xattrs in the tar are dropped.
+/// after checking that no parent is a symlink; `trusted.overlay.*` and `user.overlay.*` xattrs in the tar are dropped.
 struct LayerUnpacker {
     /// How whiteouts are recorded.
     enum Mode {
-        /// Each layer in its own directory, whiteouts in overlayfs form (0/0 char device, `trusted.overlay.opaque`).
+        /// Each layer in its own directory, whiteouts in overlayfs form (0/0 char device, the opaque xattr).
         case overlay
         /// Layers applied in order onto one directory: whiteouts delete (the copying fallback).
         case apply
@@ -219,8 +219,9 @@ struct LayerUnpacker {
         case .overlay:
             guard let directory = try safeDirectory(parent, create: true, layer: layer) else { return }
             if opaque {
-                if lsetxattr(directory, "trusted.overlay.opaque", "y", 1, 0) != 0 {
-                    throw ImageError("setxattr trusted.overlay.opaque", directory, SystemErrorText.current)
+                let name = OverlayMount.xattrPrefix + "opaque"
+                if lsetxattr(directory, name, "y", 1, 0) != 0 {
+                    throw ImageError("setxattr \(name)", directory, SystemErrorText.current)
                 }
             } else {
                 let target = directory + "/" + name
@@ -269,7 +270,7 @@ struct LayerUnpacker {
         while archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK {
             guard let name else { continue }
             let key = String(cString: name)
-            if key.hasPrefix("trusted.overlay.") { dropped = true; continue }
+            if key.hasPrefix("trusted.overlay.") || key.hasPrefix("user.overlay.") { dropped = true; continue }
             let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
             kept.append((key, bytes))
         }

@@ -46,7 +46,7 @@ struct LayerWriter {
             case S_IFDIR:
                 try header(archive, name: path + "/", stat: st, type: EntryType.directory, size: 0)
                 var value = [UInt8](repeating: 0, count: 2)
-                if getxattr(full, "trusted.overlay.opaque", &value, 2) == 1 && value[0] == UInt8(ascii: "y") {
+                if getxattr(full, OverlayMount.xattrPrefix + "opaque", &value, 2) == 1 && value[0] == UInt8(ascii: "y") {
                     try header(archive, name: path + "/.wh..wh..opq", stat: st, type: EntryType.regular, size: 0)
                 }
                 try add(directory: directory, relative: path, to: archive, idMap: idMap)

@@ -7,9 +7,15 @@ import Linux
 enum OverlayMount {
     static let optionLimit = 4000
 
+    /// Root of a user namespace may not set `trusted.` xattrs, so there (a rootless store) overlayfs is told
+    /// to keep its metadata, and the unpacker writes opaque markers, under `user.overlay.` (`userxattr`).
+    /// A store is only ever used from one kind of namespace: its owner's.
+    static let userXattr = !UserNamespaceFacts.isInitial
+    static var xattrPrefix: String { userXattr ? "user.overlay." : "trusted.overlay." }
+
     /// `lowers` top first.
     static func mount(lowers: [String], upper: String, work: String, target: String) throws(ImageError) {
-        let options = "lowerdir=\(lowers.joined(separator: ":")),upperdir=\(upper),workdir=\(work)"
+        let options = "lowerdir=\(lowers.joined(separator: ":")),upperdir=\(upper),workdir=\(work)" + (userXattr ? ",userxattr" : "")
         if options.utf8.count < optionLimit {
             try sys { () throws(SystemError) in
                 try Mounts.mount(source: "overlay", target: target, type: "overlay", flags: [], data: options)
@@ -36,6 +42,11 @@ enum OverlayMount {
             }
         }
         for lower in lowers { try set("lowerdir+", lower) }
+        if userXattr {
+            try sys { () throws(SystemError) in
+                try check("fsconfig", "userxattr") { fsconfig(context, UInt32(FSCONFIG_SET_FLAG.rawValue), "userxattr", nil, 0) }
+            }
+        }
         try set("upperdir", upper)
         try set("workdir", work)
         try sys { () throws(SystemError) in

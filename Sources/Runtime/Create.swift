@@ -60,7 +60,7 @@ extension Runtime {
                 try check("chmod", fifo) { chmod(fifo, 0o622) }
             }
 
-            let manager = try step("cgroup \(cgroupPath)") { try Cgroups.manager(path: cgroupPath) }
+            var manager = try step("cgroup \(cgroupPath)") { try Cgroups.manager(path: cgroupPath) }
             // A pre-existing frozen cgroup would freeze the init before it reports back (runc's check and
             // words); the cgroup is not ours to remove, so this comes before cleanup owns it.
             if (try? manager.isFrozen()) == true { throw RuntimeError("container's cgroup unexpectedly frozen", "") }
@@ -68,7 +68,21 @@ extension Runtime {
             if let pids = try? manager.processes(), !pids.isEmpty {
                 warn("container's cgroup is not empty: \(pids.count) process(es) found")
             }
-            try step("creating cgroup \(cgroupPath)") { try manager.create() }
+            do throws(CgroupError) {
+                try manager.create()
+            } catch {
+                // Root of a user namespace owns no host cgroup unless one was delegated to it. As runc's
+                // rootless mode: without limits the container runs without a cgroup; with limits that is an error.
+                guard !UserNamespaceFacts.isInitial else { throw RuntimeError("creating cgroup \(cgroupPath)", error.description) }
+                try? manager.destroy()
+                if DetachedCgroup.setsLimits(spec.linux?.resources) {
+                    throw RuntimeError("cannot set resource limits in a user namespace without a delegated cgroup",
+                                       "creating cgroup \(cgroupPath): \(error.description)")
+                }
+                manager = DetachedCgroup()
+                record.cgroupPath = ""
+                try store.save(record)
+            }
             cleanup.cgroup = manager
             try step("applying linux.resources to cgroup \(cgroupPath)") {
                 try manager.apply(DeviceRules.effectiveResources(spec))

@@ -73,7 +73,8 @@ struct InitProcess {
         }
 
         let rootfs = RootfsSetup(spec: spec, rootfs: context.record.rootfs, bundle: context.record.bundle,
-                                 inUserNamespace: context.plan.new.contains(.user) || context.plan.joins.contains { $0.kind == .user },
+                                 inUserNamespace: context.plan.new.contains(.user) || context.plan.joins.contains { $0.kind == .user }
+                                     || !UserNamespaceFacts.isInitial,
                                  newCgroupNamespace: context.plan.new.contains(.cgroup), cgroupMode: context.cgroupMode,
                                  cgroupPath: context.record.cgroupPath, bindSources: context.bindSources)
         if hasMountNamespace { try rootfs.mountAll() }

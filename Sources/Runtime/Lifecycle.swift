@@ -63,7 +63,7 @@ extension Runtime {
             throw RuntimeError(RuntimeError.notRunning, "")
         }
         let manager = try? Cgroups.manager(path: record.cgroupPath)
-        if all, let manager {
+        if all, let manager, manager.exists() {
             try step("signalling every process of \(id)") { try manager.killAll(signal: signal) }
         } else {
             if Glibc.kill(record.initPid, signal) != 0 && errno != ESRCH {

@@ -16,6 +16,8 @@ struct Berth: AsyncParsableCommand {
 
     /// podman's global options may come before the command; usage errors exit 125, as docker's do.
     static func main() async {
+        // An ordinary user's berth re-executes itself inside its user namespace first (docs/rootless.md).
+        RootlessEntry.enterIfNeeded()
         let arguments = GlobalOptions.extract(from: Array(CommandLine.arguments.dropFirst()))
         // `--debug` (or `--log-level debug`): the syscall trail and each CNI plugin's run, on stderr.
         if ProcessInfo.processInfo.environment["BERTH_LOG_LEVEL"] == "debug" { Trace.enabled = true }

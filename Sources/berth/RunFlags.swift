@@ -66,10 +66,12 @@ struct RunFlags: ParsableArguments {
     @Option(name: .customLong("userns"), help: "User namespace to use (host, auto[:size=N]).") var userns: String?
     @Option(name: .customLong("uidmap"), help: "UID map of a new user namespace (CONTAINER_ID:HOST_ID:SIZE).") var uidmap: [String] = []
     @Option(name: .customLong("gidmap"), help: "GID map of a new user namespace (CONTAINER_ID:HOST_ID:SIZE).") var gidmap: [String] = []
-    @Option(name: [.customLong("network"), .customLong("net")], help: "Connect a container to a network (bridge, NAME, none, host, container:NAME; default $BERTH_DEFAULT_NETWORK or bridge); repeat for more networks.")
+    @Option(name: [.customLong("network"), .customLong("net")], help: "Connect a container to a network (bridge, NAME, none, host, container:NAME; pasta; default $BERTH_DEFAULT_NETWORK, else bridge, rootless pasta); repeat for more networks.")
     var networks: [String] = []
     /// The first `--network`: the container's network mode.
-    var network: String { networks.first ?? ProcessInfo.processInfo.environment["BERTH_DEFAULT_NETWORK"] ?? "bridge" }
+    var network: String {
+        networks.first ?? ProcessInfo.processInfo.environment["BERTH_DEFAULT_NETWORK"] ?? (Rootless.isActive ? Rootless.defaultNetwork : "bridge")
+    }
     @Option(name: .customLong("mac-address"), help: "Container MAC address (e.g., 92:d0:c6:0a:29:33).") var macAddress: String?
     @Option(name: [.customShort("p"), .customLong("publish")], help: "Publish a container's port(s) to the host ([HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]).") var publish: [String] = []
     @Flag(name: [.customShort("P"), .customLong("publish-all")], help: "Publish all exposed ports to random ports.") var publishAll = false

@@ -25,6 +25,11 @@ int berth_netns_fd(void);
 pid_t berth_spawn_in_userns(const char *path, char *const argv[], char *const envp[], const int fds[3],
                             const char *uid_map, const char *gid_map);
 
+// The rootless engine's pause process: a child in a new user and mount namespace that waits for 'g' on
+// *release (written once newuidmap/newgidmap have mapped it; anything else makes it exit), then holds the
+// namespaces until killed. See cberth_rootless.c.
+pid_t berth_pause_process(int *release);
+
 int berth_unshare(int flags);
 int berth_setns(int fd, int nstype);
 int berth_pivot_root(const char *new_root, const char *put_old);
