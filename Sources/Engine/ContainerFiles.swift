@@ -62,131 +62,172 @@ extension Engine {
                     as: UserNamespaces.map(of: record.HostConfig))
     }
 
-    /// `cp CONTAINER:SRC DEST` (DEST `-`: a tar stream on `fd`).
+    /// `cp CONTAINER:SRC DEST` (DEST `-`: a tar stream on `fd`). The container's side is read only through fds
+    /// pinned inside its root (`ScopedArchive`); a local DEST is unpacked by the host's tar from that stream, as
+    /// docker does: what the host's tar sees is a stream, not the container's tree.
     public func copyOut(_ reference: String, path: String, to destination: String, archive: Bool, fd: Int32 = 1) throws(EngineError) {
         let record = try container(reference)
         let root = try rootView(record)
-        let source = try resolveInside(root: root, path)
-        guard Files.exists(source) else {
+        let rootFd = try openRoot(root)
+        defer { close(rootFd) }
+        let inner = innerPath(path)
+        var st = stat()
+        guard let probe = try? ScopedPath.open(rootFd: rootFd, rootPath: root, inner, flags: Self.openPath) else {
             throw EngineError("Could not find the file \(path) in container \(reference)", "")
         }
-        let contentsOnly = path.hasSuffix("/.")
+        fstat(probe, &st)
+        close(probe)
+        let isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
+        // The name the container would give it, a final symlink followed (a name only: the copy itself does not
+        // go by it).
+        let full = (try? ScopedPath.resolve(root: root, inner)) ?? root + inner
+        let resolved = ScopedPath.clean(String(full.dropFirst(root.count))) as NSString
+        let contentsOnly = path.hasSuffix("/.") && isDirectory || resolved == "/"
+        let map = UserNamespaces.map(of: record.HostConfig)
+        func stream(as name: String, to output: Int32) throws(EngineError) {
+            do { try ScopedArchive.write(rootFd: rootFd, rootPath: root, path: inner, as: name, to: output, idMap: map) } catch {
+                throw EngineError("copying \(path)", error.description)
+            }
+        }
         if destination == "-" {
-            let parent = contentsOnly ? source : (source as NSString).deletingLastPathComponent
-            let name = contentsOnly ? "." : (source as NSString).lastPathComponent
-            try runTool(["/bin/tar", "--numeric-owner", "-C", parent, "-cf", "-", name], stdout: fd, what: "copying \(path)",
-                        as: UserNamespaces.map(of: record.HostConfig))
+            try stream(as: contentsOnly ? "." : resolved.lastPathComponent, to: fd)
             return
         }
-        try copy(from: contentsOnly ? source + "/." : source, to: destination, archive: archive, contentsOnly: contentsOnly)
-        // With -a the copy keeps the ids the container sees, as docker's cp does under userns-remap.
-        if archive, let map = UserNamespaces.map(of: record.HostConfig) {
-            Self.shiftOwners(of: copiedPath(source: source, destination: destination, contentsOnly: contentsOnly), map: map, toContainer: true)
+        // docker's cp: into an existing directory under the source's name, else as DEST itself.
+        let into: String, name: String
+        if contentsOnly {
+            if !Files.exists(destination) {
+                do { try Files.makeDirectories(destination) } catch { throw EngineError("creating \(destination)", error.description) }
+            }
+            (into, name) = (destination, ".")
+        } else if Files.isDirectory(destination) {
+            (into, name) = (destination, resolved.lastPathComponent)
+        } else {
+            let parent = (destination as NSString).deletingLastPathComponent
+            (into, name) = (parent.isEmpty ? "." : parent, (destination as NSString).lastPathComponent)
         }
+        // With -a the copy keeps the ids the container sees (the stream carries them), as docker's cp does
+        // under userns-remap; without, it belongs to the caller.
+        let owners = archive ? ["--same-owner", "--numeric-owner"] : ["--no-same-owner"]
+        try pipeThrough(["/bin/tar", "-x", "--no-overwrite-dir"] + owners + ["-C", into, "-f", "-"], toolReads: true,
+                        what: "copying \(path) to \(destination)") { (output) throws(EngineError) in try stream(as: name, to: output) }
     }
 
-    /// `cp SRC CONTAINER:DEST` (SRC `-`: a tar stream on `fd`, unpacked into the directory DEST).
+    /// `cp SRC CONTAINER:DEST` (SRC `-`: a tar stream on `fd`, unpacked into the directory DEST). The host's tar
+    /// packs SRC (the host's side is the caller's to trust); the stream is unpacked into the container one name at
+    /// a time from fds pinned inside its root (`ScopedArchive`), so a symlink swapped in cannot lead out.
     public func copyIn(_ reference: String, from source: String, path: String, archive: Bool, fd: Int32 = 0) throws(EngineError) {
         let record = try container(reference)
         let root = try rootView(record)
-        let destination = try resolveInside(root: root, path)
+        let rootFd = try openRoot(root)
+        defer { close(rootFd) }
+        let inner = innerPath(path)
+        let map = UserNamespaces.map(of: record.HostConfig)
+        func isDirectory(_ inner: String) -> Bool {
+            guard let fd = try? ScopedPath.open(rootFd: rootFd, rootPath: root, inner, flags: Self.openPath) else { return false }
+            defer { close(fd) }
+            var st = stat()
+            return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+        }
+        func unpack(_ input: Int32, into directory: String, _ placement: ScopedArchive.Placement) throws(EngineError) {
+            do { try ScopedArchive.extract(from: input, rootFd: rootFd, rootPath: root, directory: directory, placement: placement) } catch {
+                throw EngineError("copying into \(path)", error.description)
+            }
+        }
         if source == "-" {
-            guard Files.isDirectory(destination) else {
+            guard isDirectory(inner) else {
                 throw EngineError("destination \"\(reference):\(path)\" must be a directory", "")
             }
-            // GNU tar follows a symlink it finds in the middle of an entry's path, and it runs on the host: an entry
-            // `abs/etc/x` under a container's `abs -> /` would write the host's /etc/x. So the stream is kept and
-            // listed first, and an entry through any symlink already in the container is refused.
+            // The stream is kept and checked whole first: an entry through a symlink already in the container
+            // is refused before anything is written. The unpack checks again as it goes (the container may
+            // change meanwhile).
             let staging = NSTemporaryDirectory() + "berth-cp-\(UUID().uuidString)"
             do { try Files.makeDirectories(staging, mode: 0o700) } catch { throw EngineError("copying into \(path)", error.description) }
             defer { try? Files.removeTree(staging) }
-            let archive = try Self.createFile(staging + "/stream.tar"), listing = try Self.createFile(staging + "/entries")
-            defer { close(archive); close(listing) }
-            try runTool(["/bin/cat"], stdin: fd, stdout: archive, what: "reading the archive for \(path)")
-            try runTool(["/bin/tar", "-tf", staging + "/stream.tar"], stdout: listing, what: "listing the archive for \(path)")
-            let entries = ((try? Files.read(staging + "/entries")) ?? "").split(separator: "\n").map(String.init)
-            for entry in entries {
-                let components = entry.split(separator: "/").filter { $0 != "." }.map(String.init)
-                for depth in 0..<max(components.count - 1, 0) {
-                    let prefix = components[0...depth].joined(separator: "/")
-                    if Files.fileType(destination + "/" + prefix) == S_IFLNK {
-                        throw EngineError("copying into \(path)", "\(entry) goes through the symbolic link \(prefix) in the container")
-                    }
-                }
+            let kept = try Self.createFile(staging + "/stream.tar")
+            defer { close(kept) }
+            try runTool(["/bin/cat"], stdin: fd, stdout: kept, what: "reading the archive for \(path)")
+            for checkOnly in [true, false] {
+                let input = open(staging + "/stream.tar", O_RDONLY | O_CLOEXEC)
+                if input < 0 { throw EngineError("copying into \(path)", SystemError.message(errno)) }
+                defer { close(input) }
+                try unpack(input, into: inner, .init(keepOwners: archive, idMap: map, checkOnly: checkOnly))
             }
-            try runTool(["/bin/tar", "--no-same-owner", "--no-overwrite-dir", "-C", destination, "-xf", staging + "/stream.tar"],
-                        what: "copying into \(path)", as: UserNamespaces.map(of: record.HostConfig))
             return
         }
         guard Files.exists(source) else { throw EngineError("could not find the file \(source)", "no such file or directory") }
-        let parent = (destination as NSString).deletingLastPathComponent
-        if !Files.isDirectory(destination) && !Files.isDirectory(parent) {
-            throw EngineError("Could not find the file \(path) in container \(reference)", "its parent directory does not exist")
-        }
         let contentsOnly = source.hasSuffix("/.")
-        try copy(from: source, to: destination, archive: archive, contentsOnly: contentsOnly)
-        // What root copied in belongs to the container's root (or, with -a, keeps its ids as the container's).
-        if let map = UserNamespaces.map(of: record.HostConfig) {
-            let copied = copiedPath(source: source, destination: destination, contentsOnly: contentsOnly)
-            if archive {
-                Self.shiftOwners(of: copied, map: map, toContainer: false)
-            } else if let uid = IDMap.hostID(0, in: map.uids), let gid = IDMap.hostID(0, in: map.gids) {
-                Self.setOwners(of: copied, uid: uid, gid: gid)
+        let into: String
+        var placement = ScopedArchive.Placement(keepOwners: archive, idMap: map)
+        if isDirectory(inner) {
+            into = inner
+        } else {
+            let parent = (inner as NSString).deletingLastPathComponent
+            guard isDirectory(parent) else {
+                throw EngineError("Could not find the file \(path) in container \(reference)", "its parent directory does not exist")
+            }
+            // DEST does not exist (or is a file): the source becomes it.
+            let base = (inner as NSString).lastPathComponent
+            into = parent
+            if contentsOnly {
+                placement.rename = { components in [base] + components }
+            } else {
+                placement.rename = { components in components.isEmpty ? [] : [base] + Array(components.dropFirst()) }
             }
         }
+        let hostSource = contentsOnly ? String(source.dropLast(2)) : source
+        let pack = contentsOnly ? ["-C", hostSource.isEmpty ? "/" : hostSource, "."]
+            : ["-C", (hostSource as NSString).deletingLastPathComponent.isEmpty ? "." : (hostSource as NSString).deletingLastPathComponent,
+               (hostSource as NSString).lastPathComponent]
+        try pipeThrough(["/bin/tar", "--numeric-owner", "-cf", "-"] + pack, toolReads: false, what: "copying \(source) into \(path)") {
+            (input) throws(EngineError) in try unpack(input, into: into, placement)
+        }
+    }
+
+    private static let openPath: Int32 = 0o10000000   // O_PATH, missing from Swift's Glibc module
+
+    private func openRoot(_ root: String) throws(EngineError) -> Int32 {
+        let fd = open(root, Self.openPath | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { throw EngineError("opening the container's root filesystem", SystemError.message(errno)) }
+        return fd
+    }
+
+    /// A container path as an absolute, clean path in its root (`/.` is docker's "the contents", not a name).
+    private func innerPath(_ path: String) -> String {
+        let trimmed = path.hasSuffix("/.") ? String(path.dropLast(2)) : path
+        return ScopedPath.clean(trimmed.isEmpty ? "/" : trimmed)
+    }
+
+    /// Runs a host tool with one end of a pipe as its stdin (`toolReads`) or stdout, and `body` on the other end
+    /// in this process. Both must succeed; the body's failure is the one reported.
+    private func pipeThrough(_ arguments: [String], toolReads: Bool, what: String,
+                             _ body: (Int32) throws(EngineError) -> Void) throws(EngineError) {
+        let ends: (read: Int32, write: Int32)
+        do { ends = try FileDescriptors.pipe() } catch { throw EngineError(what, error.description) }
+        // A tool that dies early must give us EPIPE, not a SIGPIPE that kills the CLI half-way.
+        signal(SIGPIPE, SIG_IGN)
+        let pid: pid_t
+        let files: [Int32: Int32] = toolReads ? [0: ends.read, 2: 2] : [1: ends.write, 2: 2]
+        do { pid = try Spawn.spawn(path: arguments[0], args: arguments, env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], files: files) } catch {
+            close(ends.read); close(ends.write)
+            throw EngineError(what, error.description)
+        }
+        let mine = toolReads ? ends.write : ends.read
+        close(toolReads ? ends.read : ends.write)
+        var failure: EngineError?
+        do { try body(mine) } catch { failure = error }
+        close(mine)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if let failure { throw failure }
+        let code = Processes.exitCode(status)
+        if code != 0 { throw EngineError(what, "\(arguments[0]) exited with \(code)") }
     }
 
     private static func createFile(_ path: String) throws(EngineError) -> Int32 {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if fd < 0 { throw EngineError("creating \(path)", SystemError.message(errno)) }
         return fd
-    }
-
-    /// Where `cp -R SOURCE DESTINATION` put SOURCE.
-    private func copiedPath(source: String, destination: String, contentsOnly: Bool) -> String {
-        if contentsOnly || !Files.isDirectory(destination) { return destination }
-        return destination + "/" + ((source as NSString).lastPathComponent)
-    }
-
-    /// Every entry under `path` (not following symlinks) owned by `uid`/`gid`.
-    static func setOwners(of path: String, uid: uid_t, gid: gid_t) {
-        walk(path) { entry, _ in lchown(entry, uid, gid) }
-    }
-
-    /// Every entry's ids moved through `map`: host ids to the container's (`toContainer`), or the container's to the host's.
-    static func shiftOwners(of path: String, map: IDMap, toContainer: Bool) {
-        func shift(_ id: UInt32, _ ranges: [IDRange]) -> UInt32 {
-            (toContainer ? IDMap.containerID(id, in: ranges) : IDMap.hostID(id, in: ranges)) ?? 65534
-        }
-        walk(path) { entry, info in lchown(entry, shift(info.st_uid, map.uids), shift(info.st_gid, map.gids)) }
-    }
-
-    private static func walk(_ path: String, _ visit: (String, stat) -> Void) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        visit(path, info)
-        if (info.st_mode & S_IFMT) == S_IFDIR, let entries = try? Files.listDirectory(path) {
-            for entry in entries { walk(path + "/" + entry, visit) }
-        }
-    }
-
-    private func copy(from source: String, to destination: String, archive: Bool, contentsOnly: Bool) throws(EngineError) {
-        var arguments = ["/bin/cp", "-R", "-P"]
-        // docker: `-a` keeps uid/gid; without it the copy belongs to the caller (root here).
-        arguments.append(archive ? "--preserve=all" : "--preserve=mode,timestamps,links")
-        if contentsOnly && !Files.exists(destination) {
-            do { try Files.makeDirectories(destination) } catch { throw EngineError("creating \(destination)", error.description) }
-        }
-        arguments += ["--", source, destination]
-        try runTool(arguments, what: "copying \(source) to \(destination)")
-    }
-
-    /// Resolves `path` inside `root` the way the container would (symlinks re-rooted at `root`).
-    func resolveInside(root: String, _ path: String) throws(EngineError) -> String {
-        let trimmed = path.hasSuffix("/.") ? String(path.dropLast(2)) : path
-        do { return try ScopedPath.resolve(root: root, trimmed.isEmpty ? "/" : trimmed) } catch {
-            throw EngineError("resolving \(path) in the container", error.description)
-        }
     }
 
     /// Runs a tool; `as` a container's mapping, in a user namespace like the container's, so that it reads and

@@ -110,6 +110,44 @@ extension EngineSuite {
             #expect(try FileManager.default.contentsOfDirectory(atPath: hostDirectory).isEmpty, "the host directory stays empty")
         }
 
+        /// CVE-2018-15664: the container swaps `/w/d` between a directory and a symlink to `/` as fast as it can while
+        /// the host copies through `/w/d` in both directions, as files and as tar streams. A path checked first and
+        /// copied after would, now and then, be followed on the host: the host's bait would be read or written.
+        @Test func cpRacingASymlinkSwapStaysInside() throws {
+            let name = uniqueName()
+            let work = NSTemporaryDirectory() + "berth-cp-race-\(UUID().uuidString)"
+            let bait = work + "/bait"
+            try FileManager.default.createDirectory(atPath: bait, withIntermediateDirectories: true)
+            try "host secret\n".write(toFile: bait + "/secret", atomically: true, encoding: .utf8)
+            try FileManager.default.createDirectory(atPath: work + "/tree", withIntermediateDirectories: true)
+            try "payload\n".write(toFile: work + "/payload", atomically: true, encoding: .utf8)
+            try "streamed\n".write(toFile: work + "/tree/streamed", atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: work) }
+            // /w/real holds the container's own bait at the same path; /w/d is by turns that directory, nothing,
+            // and a symlink to /.
+            let swapper = "mkdir -p /w/real\(bait) && echo container > /w/real\(bait)/secret && ln -s / /w/link && touch /w/ready;"
+                + " while :; do mv /w/real /w/d; mv /w/d /w/real; mv /w/link /w/d; mv /w/d /w/link; done"
+            #expect(try berth(["run", "-d", "--name", name, TestEngine.image, "sh", "-c", swapper]).succeeded)
+            defer { _ = try? berth(["rm", "-f", name]) }
+            #expect(try eventually { try berth(["exec", name, "test", "-e", "/w/ready"]).succeeded })
+            let engine = "'\(berthBinary)' --root '\(TestEngine.root)' --runroot '\(TestEngine.runroot)'"
+            var copiedOut = 0, copiedIn = 0
+            for round in 0..<25 {
+                let out = work + "/out-\(round)"
+                if try berth(["cp", "\(name):/w/d\(bait)/secret", out]).succeeded { copiedOut += 1 }
+                let read = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+                #expect(!read.contains("host secret"), "round \(round): cp out read the host's file")
+                let streamed = try runCommand("/bin/sh", ["-c", "\(engine) cp \(name):/w/d\(bait)/secret - | tar -xOf - 2>/dev/null"])
+                #expect(!streamed.stdout.contains("host secret"), "round \(round): cp out to a stream read the host's file")
+                if try berth(["cp", work + "/payload", "\(name):/w/d\(bait)/"]).succeeded { copiedIn += 1 }
+                _ = try runCommand("/bin/sh", ["-c", "tar -C '\(work)/tree' -cf - streamed | \(engine) cp - \(name):/w/d\(bait)"])
+            }
+            // The copies did happen (inside the container), and the host's bait is as it was.
+            #expect(copiedOut > 0 && copiedIn > 0, "out \(copiedOut), in \(copiedIn)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: bait) == ["secret"])
+            #expect(try String(contentsOfFile: bait + "/secret", encoding: .utf8) == "host secret\n")
+        }
+
         /// `export` carries the container's symlinks as symlinks: none of the host's files end up in the archive.
         @Test func exportDoesNotFollowContainerSymlinks() throws {
             let name = uniqueName()
