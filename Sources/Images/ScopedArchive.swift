@@ -167,7 +167,7 @@ extension ScopedArchive {
         if archive_read_open_fd(archive, input, 1 << 16) != ARCHIVE_OK {
             throw ImageError("unpack", directory, ArchiveError.message(archive))
         }
-        let reader = Reader(archive: archive, top: top, placement: placement)
+        let reader = Reader(archive: archive, top: top, placement: placement, streamed: Streamed())
         while true {
             var entry: OpaquePointer?
             let status = archive_read_next_header(archive, &entry)
@@ -177,10 +177,17 @@ extension ScopedArchive {
         }
     }
 
+    /// What the stream itself makes that is not a directory (a check writes nothing, so it must remember them):
+    /// an entry `a -> /etc` followed by `a/passwd` is refused before anything is written, not half-way.
+    private final class Streamed {
+        var nonDirectories = Set<String>()
+    }
+
     private struct Reader {
         let archive: OpaquePointer
         let top: Int32
         let placement: Placement
+        let streamed: Streamed
 
         func components(_ raw: UnsafePointer<CChar>?) throws(ImageError) -> [String] {
             guard let raw else { return [] }
@@ -229,6 +236,16 @@ extension ScopedArchive {
         func place(_ entry: OpaquePointer) throws(ImageError) {
             let path = try components(archive_entry_pathname(entry))
             let shown = path.joined(separator: "/")
+            if placement.checkOnly, !path.isEmpty {
+                for depth in 0..<(path.count - 1) where streamed.nonDirectories.contains(path[0...depth].joined(separator: "/")) {
+                    throw ImageError("unpack", shown, "it goes through \(path[0...depth].joined(separator: "/")), which the archive makes as a non-directory")
+                }
+                if archive_entry_filetype(entry) == EntryType.directory && archive_entry_hardlink(entry) == nil {
+                    streamed.nonDirectories.remove(shown)
+                } else {
+                    streamed.nonDirectories.insert(shown)
+                }
+            }
             guard let name = path.last, let parentFd = try parent(path, entry: shown) else { return }
             defer { close(parentFd) }
             if placement.checkOnly { return }

@@ -110,6 +110,28 @@ extension EngineSuite {
             #expect(try FileManager.default.contentsOfDirectory(atPath: hostDirectory).isEmpty, "the host directory stays empty")
         }
 
+        /// A `cp -` stream that makes a symlink out (`a -> HOST`) and then writes `a/file` through it: refused as a
+        /// whole before anything is written, so neither the host nor the container gets any of it.
+        @Test func cpStreamWritingThroughItsOwnSymlinkIsRefusedWhole() throws {
+            let name = uniqueName()
+            let work = NSTemporaryDirectory() + "berth-cp-ownlink-\(UUID().uuidString)"
+            let victim = work + "/victim"
+            try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: work + "/links", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: work + "/files/a", withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: work + "/links/a", withDestinationPath: victim)
+            try "planted\n".write(toFile: work + "/files/a/file", atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: work) }
+            #expect(try berth(["run", "-d", "--name", name, TestEngine.image, "sh", "-c", "mkdir /drop; sleep 1000"]).succeeded)
+            defer { _ = try? berth(["rm", "-f", name]) }
+            #expect(try eventually { try berth(["exec", name, "test", "-d", "/drop"]).succeeded })
+            let copied = try runCommand("/bin/sh", ["-c", "tar -cf - -C '\(work)/links' a -C '\(work)/files' a/file | '\(berthBinary)' --root '\(TestEngine.root)' --runroot '\(TestEngine.runroot)' cp - \(name):/drop"])
+            #expect(copied.status != 0)
+            #expect(copied.stderr.hasPrefix("berth: ") && copied.stderr.contains("a/file"), "\(copied.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: victim).isEmpty)
+            #expect(try berth(["exec", name, "ls", "-A", "/drop"]).stdout == "")
+        }
+
         /// CVE-2018-15664: the container swaps `/w/d` between a directory and a symlink to `/` as fast as it can while
         /// the host copies through `/w/d` in both directions, as files and as tar streams. A path checked first and
         /// copied after would, now and then, be followed on the host: the host's bait would be read or written.
