@@ -48,7 +48,24 @@ extension Engine {
             }
         }
         walk("")
-        return changes
+        let own = Set(engineMountpoints(upper: upper, inImage: inImage).map { "/" + $0 })
+        return changes.filter { change in
+            if own.contains(change.1) { return false }
+            // A directory of the image that changed only by holding those mountpoints (/etc) did not change.
+            guard change.0 == "C", own.contains(where: { $0.hasPrefix(change.1 + "/") }) else { return true }
+            return changes.contains { $0.1.hasPrefix(change.1 + "/") && !own.contains($0.1) }
+        }
+    }
+
+    /// The empty files the runtime made in the upper directory to bind the engine's /etc/hostname, /etc/hosts and
+    /// /etc/resolv.conf over, where the image has none: docker keeps those in an init layer below the container's
+    /// own, so neither `diff` nor `commit` sees them. Paths relative to the upper directory (`etc/hosts`).
+    func engineMountpoints(upper: String, inImage: (String) -> Bool) -> [String] {
+        ["etc/hostname", "etc/hosts", "etc/resolv.conf"].filter { path in
+            var st = stat()
+            guard lstat(upper + "/" + path, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_size == 0 else { return false }
+            return !inImage("/" + path)
+        }
     }
 
     /// `export`: the container's filesystem as a tar stream on `fd`.
@@ -302,9 +319,13 @@ extension Engine {
         let paused = pause && record.State.Running && !record.State.Paused
         if paused { try self.pause(record.Id) }
         defer { if paused { try? unpause(record.Id) } }
-        let image = try await images.commit(base: record.Image, upper: bundlePath(record.Id) + "/overlay/upper", reference: repository,
+        let upper = bundlePath(record.Id) + "/overlay/upper"
+        let lowers = try images.resolve(record.Image).diffIDs.map { images.snapshots.path($0) }
+        let skipping = engineMountpoints(upper: upper) { path in lowers.contains { var st = stat(); return lstat($0 + path, &st) == 0 } }
+        let image = try await images.commit(base: record.Image, upper: upper, reference: repository,
                                             execution: execution, comment: message, author: author,
-                                            createdBy: "berth commit \(record.Name)", idMap: UserNamespaces.map(of: record.HostConfig))
+                                            createdBy: "berth commit \(record.Name)", idMap: UserNamespaces.map(of: record.HostConfig),
+                                            skipping: Set(skipping))
         Events.record(self, type: "container", action: "commit", record: record)
         return image
     }

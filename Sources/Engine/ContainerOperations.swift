@@ -73,7 +73,10 @@ extension Engine {
         if record.State.Paused {
             throw EngineError("container \(record.Id) is paused", "unpause the container before exec")
         }
-        var args = [runtimeBinary, "--root", runtimeRoot, "exec"]
+        // The runtime's own failures exit 255, as runc's; why is in its log, where docker's 126/127 come from.
+        let log = monitorPaths(record.Id).directory + "/exec-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+        defer { unlink(log) }
+        var args = [runtimeBinary, "--root", runtimeRoot, "--log", log, "exec"]
         if request.tty { args.append("--tty") }
         if request.detach { args.append("--detach") }
         if let workdir = request.workdir ?? (record.Config.WorkingDir.isEmpty ? nil : record.Config.WorkingDir) {
@@ -101,7 +104,12 @@ extension Engine {
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return Processes.exitCode(status)
+        let code = Processes.exitCode(status)
+        if code == 255, let text = try? Files.read(log), text.contains("level=error") {
+            let startFailure = ExitReason.exitCode(forStartError: text)
+            if startFailure != 125 { return startFailure }
+        }
+        return code
     }
 
     /// `-u name[:group]` as numbers, looked up in the container's own /etc/passwd and /etc/group.

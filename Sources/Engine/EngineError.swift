@@ -22,4 +22,7 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
     static func noSuchContainer(_ name: String) -> EngineError {
         EngineError("No such container", name)
     }
+
+    /// Whether this is the lookup failure of a container that is not there.
+    public var isNoSuchContainer: Bool { what == "No such container" }
 }

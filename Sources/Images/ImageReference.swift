@@ -73,6 +73,14 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         return name
     }
 
+    /// The whole reference as docker prints it (`Untagged: busybox:latest`).
+    public var familiar: String {
+        var out = familiarName
+        if let tag { out += ":" + tag }
+        if let digest { out += "@" + digest.description }
+        return out
+    }
+
     static func validComponent(_ text: String) -> Bool {
         // [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
         let bytes = Array(text.utf8)

@@ -167,7 +167,10 @@ public struct ImageStore: Sendable {
 
     /// Removes a reference (or, given an ID, every reference of that image when `force` or when there is only one),
     /// then collects what no image references any more. Returns docker-style `Untagged:`/`Deleted:` lines.
-    public func remove(_ text: String, force: Bool = false) throws(ImageError) -> [String] {
+    /// `usedBy` names a container made from an image ID, if any: an image a container still needs (its config
+    /// is read again at every start) keeps its last name, even with `force`; untagging one of several names is fine.
+    public func remove(_ text: String, force: Bool = false,
+                       usedBy: (Digest) -> String? = { _ in nil }) throws(ImageError) -> [String] {
         let record = try resolve(text)
         let all = try list().filter { $0.configDigest == record.configDigest }
         var byReference = false
@@ -179,6 +182,12 @@ public struct ImageStore: Sendable {
             throw ImageError("remove image", text, "image is referenced in multiple repositories (use --force)")
         }
         if targets.isEmpty { targets = [record] }
+        let deletesImage = all.allSatisfy { entry in
+            targets.contains { $0.manifestDigest == entry.manifestDigest && $0.reference == entry.reference }
+        }
+        if deletesImage, let user = usedBy(record.configDigest) {
+            throw ImageError("remove image", text, "container \(user) is using it (remove the container first)")
+        }
         var lines: [String] = []
         try updateIndex { (manifests) throws(ImageError) in
             for target in targets {
@@ -186,7 +195,7 @@ public struct ImageStore: Sendable {
                     entry.digest == target.manifestDigest.description &&
                         entry.annotations?[ImageAnnotation.imageName] == target.reference?.description
                 }
-                if let reference = target.reference { lines.append("Untagged: \(reference.description)") }
+                if let reference = target.reference { lines.append("Untagged: \(reference.familiar)") }
             }
         }
         let remaining = try list()

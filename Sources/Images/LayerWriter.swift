@@ -10,18 +10,20 @@ import OCISpec
 struct LayerWriter {
     /// Writes the tar of `upper` to `path`. With `idMap` (a container in a user namespace, whose upper directory
     /// holds host ids), the entries carry the ids the container saw.
-    static func write(upper: String, to path: String, idMap: IDMap? = nil) throws(ImageError) {
+    /// `skipping`: paths under `upper` (`etc/hosts`) left out of the layer.
+    static func write(upper: String, to path: String, idMap: IDMap? = nil, skipping: Set<String> = []) throws(ImageError) {
         guard let archive = archive_write_new() else { throw ImageError("commit", path, "out of memory") }
         defer { archive_write_free(archive) }
         archive_write_set_format_pax_restricted(archive)
         if archive_write_open_filename(archive, path) != ARCHIVE_OK {
             throw ImageError("commit", path, ArchiveError.message(archive))
         }
-        try add(directory: upper, relative: "", to: archive, idMap: idMap)
+        try add(directory: upper, relative: "", to: archive, idMap: idMap, skipping: skipping)
         if archive_write_close(archive) != ARCHIVE_OK { throw ImageError("commit", path, ArchiveError.message(archive)) }
     }
 
-    private static func add(directory: String, relative: String, to archive: OpaquePointer, idMap: IDMap?) throws(ImageError) {
+    private static func add(directory: String, relative: String, to archive: OpaquePointer, idMap: IDMap?,
+                            skipping: Set<String>) throws(ImageError) {
         let names: [String]
         let here = relative.isEmpty ? directory : directory + "/" + relative
         do { names = try Files.listDirectory(here).sorted() } catch {
@@ -29,6 +31,7 @@ struct LayerWriter {
         }
         for name in names {
             let path = relative.isEmpty ? name : relative + "/" + name
+            if skipping.contains(path) { continue }
             let full = directory + "/" + path
             var st = stat()
             guard lstat(full, &st) == 0 else { continue }
@@ -49,7 +52,7 @@ struct LayerWriter {
                 if getxattr(full, OverlayMount.xattrPrefix + "opaque", &value, 2) == 1 && value[0] == UInt8(ascii: "y") {
                     try header(archive, name: path + "/.wh..wh..opq", stat: st, type: EntryType.regular, size: 0)
                 }
-                try add(directory: directory, relative: path, to: archive, idMap: idMap)
+                try add(directory: directory, relative: path, to: archive, idMap: idMap, skipping: skipping)
             case S_IFLNK:
                 var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
                 let n = readlink(full, &buffer, buffer.count - 1)
@@ -100,12 +103,13 @@ struct LayerWriter {
 extension ImageStore {
     /// A new image: `base`'s layers plus the tar of `upper`, with `execution` as its config and a history entry.
     public func commit(base baseReference: String, upper: String, reference: String?, execution: ImageConfig.Execution?,
-                       comment: String, author: String?, createdBy: String, idMap: IDMap? = nil) async throws -> ImageRecord {
+                       comment: String, author: String?, createdBy: String, idMap: IDMap? = nil,
+                       skipping: Set<String> = []) async throws -> ImageRecord {
         let parsed = try reference.map { (text) throws(ImageError) in try ImageReference(parsing: text) }
         let base = try resolve(baseReference)
         let tarPath = content.ingestDirectory + "/commit-" + UUID().uuidString
         defer { unlink(tarPath) }
-        try LayerWriter.write(upper: upper, to: tarPath, idMap: idMap)
+        try LayerWriter.write(upper: upper, to: tarPath, idMap: idMap, skipping: skipping)
         return try await transaction { transaction in
             let writer = try content.decompressedWriter(of: tarPath, operation: "commit")
             let layer = try writer.commit()

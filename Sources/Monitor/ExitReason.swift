@@ -35,9 +35,15 @@ public enum ExitReason {
     }
 
     /// docker's exit codes for a process that could not start: 127 not found, 126 cannot execute.
+    /// The runtime words errno the Go way (`exec: "/etc": permission denied`), so the exec step's own
+    /// failures are matched in lower case; a mount or other setup step failing with ENOENT stays 125.
     public static func exitCode(forStartError message: String) -> Int32 {
         if message.contains("executable file not found") || message.contains("No such file or directory") { return 127 }
         if message.contains("Permission denied") || message.contains("Exec format error") { return 126 }
+        let lowered = message.lowercased()
+        guard lowered.contains("exec: ") else { return 125 }
+        if lowered.contains("no such file or directory") { return 127 }
+        if lowered.contains("permission denied") || lowered.contains("exec format error") { return 126 }
         return 125
     }
 

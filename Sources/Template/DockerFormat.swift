@@ -55,6 +55,9 @@ public enum DockerFormat {
         return table ? TabWriter.format(output) : output
     }
 
+    /// Go's strconv.Quote, which docker's listings put around some columns (`ps`'s COMMAND).
+    public static func quoted(_ text: String) -> String { GoQuote.quote(text) }
+
     /// The typed escapes docker understands in a format: `\t` to a tab, `\n` to a newline.
     public static func expandEscapes(_ format: String) -> String {
         format.replacing("\\t", with: "\t").replacing("\\n", with: "\n")

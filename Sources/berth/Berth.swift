@@ -31,10 +31,40 @@ struct Berth: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data("berth: \(fullMessage(for: error))\nSee 'berth --help'.\n".utf8))
+                FileHandle.standardError.write(Data(usageError(message(for: error), arguments: arguments).utf8))
                 Glibc.exit(125)
             }
             Self.exit(withError: error)
         }
+    }
+
+    /// A usage error in docker's words: the fault on one line, then where the command's help is.
+    static func usageError(_ message: String, arguments: [String]) -> String {
+        let path = commandPath(arguments)
+        if path.isEmpty, let first = arguments.first(where: { !$0.hasPrefix("-") }), message.hasPrefix("Unexpected argument '\(first)'") {
+            return "berth: unknown command: berth \(first)\nRun 'berth --help' for more information.\n"
+        }
+        var text = message
+        if text.hasPrefix("Unknown option '"), let end = text.dropFirst(16).firstIndex(of: "'") {
+            text = "unknown flag: " + text[text.index(text.startIndex, offsetBy: 16)..<end] + text[text.index(after: end)...]
+        } else if let first = text.first {
+            text = first.lowercased() + text.dropFirst()
+        }
+        return "berth: \(text)\nSee 'berth \((path + ["--help"]).joined(separator: " "))'.\n"
+    }
+
+    /// The subcommands named at the start of `arguments` (`container ls`), as far as they name commands.
+    static func commandPath(_ arguments: [String]) -> [String] {
+        var level: [any ParsableCommand.Type] = configuration.subcommands
+        var path: [String] = []
+        for argument in arguments {
+            guard let command = level.first(where: { type in
+                let configuration = type.configuration
+                return (configuration.commandName ?? "") == argument || configuration.aliases.contains(argument)
+            }) else { break }
+            path.append(argument)
+            level = command.configuration.subcommands
+        }
+        return path
     }
 }

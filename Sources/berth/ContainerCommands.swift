@@ -290,9 +290,21 @@ struct RmCommand: ParsableCommand {
 
     func run() throws {
         let engine = try engineOpen(options)
-        try eachContainer(containers) { reference in
-            try engine.remove(reference, force: force, volumes: volumes)
+        var failed = false
+        for reference in containers {
+            do {
+                try engine.remove(reference, force: force, volumes: volumes)
+                print(reference)
+            } catch where force && error.isNoSuchContainer {
+                // As docker's: `rm -f` of a container that is not there says so and succeeds, so that
+                // cleanup scripts can remove whatever may exist.
+                FileHandle.standardError.write(Data("berth: \(error)\n".utf8))
+            } catch {
+                FileHandle.standardError.write(Data("berth: \(error)\n".utf8))
+                failed = true
+            }
         }
+        if failed { throw ExitCode(1) }
     }
 }
 

@@ -55,13 +55,20 @@ struct ExportCommand: ParsableCommand {
             if output == nil && isatty(1) == 1 {
                 throw EngineError("cowardly refusing to save to a terminal", "use the -o flag or redirect")
             }
-            var fd: Int32 = 1
-            if let output {
-                fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-                guard fd >= 0 else { throw EngineError("opening \(output)", String(cString: strerror(errno))) }
+            guard let output else { return try engine.export(container, to: 1) }
+            // Written beside the file and renamed into place when whole: a failed export (no such container,
+            // a full disk) leaves neither an empty file nor a truncated earlier one, as docker's.
+            let partial = output + ".berth-\(getpid())"
+            let fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw EngineError("opening \(output)", String(cString: strerror(errno))) }
+            do { try engine.export(container, to: fd) } catch { close(fd); unlink(partial); throw error }
+            let synced = fsync(fd) == 0
+            let closed = close(fd) == 0
+            if !synced || !closed || rename(partial, output) != 0 {
+                let reason = String(cString: strerror(errno))
+                unlink(partial)
+                throw EngineError("writing \(output)", reason)
             }
-            defer { if fd != 1 { close(fd) } }
-            try engine.export(container, to: fd)
         }
     }
 }

@@ -64,10 +64,11 @@ enum ContainerRow {
         }
     }
 
+    /// docker's COMMAND: an argument holding a space in single quotes, cut to 20 characters, then Go-quoted
+    /// (so a `"` in it shows as `\"`).
     static func command(_ record: ContainerInfo, noTrunc: Bool) -> String {
-        let full = ([record.Path] + record.Args).joined(separator: " ")
-        if noTrunc || full.count <= 20 { return "\"" + full + "\"" }
-        return "\"" + full.prefix(19) + "…\""
+        let full = ([record.Path] + record.Args.map { $0.contains(" ") ? "'\($0)'" : $0 }).joined(separator: " ")
+        return DockerFormat.quoted(noTrunc || full.count <= 20 ? full : full.prefix(19) + "…")
     }
 
     static func value(_ record: ContainerInfo, noTrunc: Bool, size: Bool, engine: Engine) -> TemplateValue {

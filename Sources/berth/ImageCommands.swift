@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Images
 import OCISpec
@@ -35,43 +36,38 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
 
 struct ImagesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "images", abstract: "List images.")
+    @OptionGroup var options: ImagesCommandOptions
+
+    func run() async throws { try await options.list() }
+}
+
+struct ImageListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List images.", aliases: ["list"])
+    @OptionGroup var options: ImagesCommandOptions
+
+    func run() async throws { try await options.list() }
+}
+
+/// `images` and `image ls`: the same flags, the same listing.
+struct ImagesCommandOptions: ParsableArguments {
     @OptionGroup var store: StoreOptions
     @Flag(name: .shortAndLong, help: "Only show image IDs.") var quiet = false
     @Flag(name: .long, help: "Show digests.") var digests = false
     @Flag(name: .long, help: "Do not truncate IDs.") var noTrunc = false
-    @Option(name: .long, help: "json, or a template like '{{.Repository}}:{{.Tag}} {{.ID}}'.") var format: String?
+    @Option(name: .long, help: "json, or a Go template like '{{.Repository}}:{{.Tag}} {{.ID}}' ('table …' for columns).") var format: String?
     @Argument(help: "Only images of this repository.") var repository: String?
 
-    func run() async throws {
+    func list() async throws {
         try await reportingErrors {
             var records = try store.open().list()
             if let repository {
                 let wanted = (try? ImageReference(parsing: repository))?.name ?? repository
                 records = records.filter { $0.reference?.name == wanted }
             }
-            print(ImageListing.render(records, quiet: quiet, digests: digests, noTrunc: noTrunc, format: format),
+            print(try ImageListing.render(records, quiet: quiet, digests: digests, noTrunc: noTrunc, format: format),
                   terminator: "")
         }
     }
-}
-
-struct ImageListCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List images.", aliases: ["list"])
-    @OptionGroup var options: ImagesCommandOptions
-    func run() async throws {
-        var command = ImagesCommand()
-        command.store = options.store; command.quiet = options.quiet; command.format = options.format
-        command.noTrunc = options.noTrunc; command.digests = options.digests
-        try await command.run()
-    }
-}
-
-struct ImagesCommandOptions: ParsableArguments {
-    @OptionGroup var store: StoreOptions
-    @Flag(name: .shortAndLong, help: "Only show image IDs.") var quiet = false
-    @Flag(name: .long, help: "Show digests.") var digests = false
-    @Flag(name: .long, help: "Do not truncate IDs.") var noTrunc = false
-    @Option(name: .long, help: "json, or a template like '{{.Repository}}:{{.Tag}} {{.ID}}'.") var format: String?
 }
 
 struct RmiCommand: AsyncParsableCommand {
@@ -82,11 +78,16 @@ struct RmiCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let opened = try store.open()
+            let engine = try Engine(root: store.root, runroot: ProcessInfo.processInfo.environment["BERTH_RUNROOT"] ?? "/run/berth")
+            let opened = engine.images
+            let containers = try engine.containers()
+            let user = { (image: Digest) -> String? in
+                containers.first { $0.Image == image.description }.map { "\($0.Id.prefix(12)) (\($0.Name))" }
+            }
             var failed: [String] = []
             for image in images {
                 do {
-                    for line in try opened.remove(image, force: force) { print(line) }
+                    for line in try opened.remove(image, force: force, usedBy: user) { print(line) }
                 } catch {
                     FileHandle.standardError.write(Data("berth: \(error)\n".utf8))
                     failed.append(image)

@@ -1,10 +1,11 @@
 import Foundation
 import Images
 import OCISpec
+import Template
 
 /// The text `berth images`, `history` and `image inspect` print.
 enum ImageListing {
-    static func render(_ records: [ImageRecord], quiet: Bool, digests: Bool, noTrunc: Bool, format: String?) -> String {
+    static func render(_ records: [ImageRecord], quiet: Bool, digests: Bool, noTrunc: Bool, format: String?) throws -> String {
         let sorted = records.sorted { ($0.config.created ?? "") > ($1.config.created ?? "") }
         func id(_ record: ImageRecord) -> String {
             noTrunc ? record.configDigest.description : record.configDigest.short
@@ -21,12 +22,13 @@ enum ImageListing {
                 return String(decoding: (try? encoder.encode(fields)) ?? Data(), as: UTF8.self) + "\n"
             }.joined()
         }
-        if let format {
-            return sorted.map { record in
-                var line = format.hasPrefix("table ") ? String(format.dropFirst(6)) : format
-                for (key, value) in fields(record, noTrunc: noTrunc) { line = line.replacingOccurrences(of: "{{.\(key)}}", with: value) }
-                return line.replacingOccurrences(of: "\\t", with: "\t") + "\n"
-            }.joined()
+        if let format, !format.isEmpty {
+            // Go templates with docker's `table` convention (a header line, tabwriter columns), as `ps` has them.
+            let rows = sorted.map { record in
+                TemplateValue.object(fields(record, noTrunc: noTrunc).sorted { $0.key < $1.key }.map { (key: $0.key, value: .string($0.value)) })
+            }
+            return try Formatting.render(format: format, rows: rows, defaultTable: "",
+                                         headers: ["ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT"])
         }
         var rows = [["REPOSITORY", "TAG"] + (digests ? ["DIGEST"] : []) + ["IMAGE ID", "CREATED", "SIZE"]]
         for record in sorted {
