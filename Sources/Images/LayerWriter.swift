@@ -69,9 +69,11 @@ struct LayerWriter {
         }
     }
 
-    private static func header(_ archive: OpaquePointer, name: String, stat st: stat, type: UInt32, size: Int64,
-                               link: String? = nil, device: UInt64? = nil) throws(ImageError) {
-        guard let entry = archive_entry_new() else { throw ImageError("commit", name, "out of memory") }
+    /// One tar header from a stat of the file (owner, mode, mtime as they are). `what` names the operation in errors;
+    /// `ScopedArchive` writes its headers through this too.
+    static func header(_ archive: OpaquePointer, name: String, stat st: stat, type: UInt32, size: Int64,
+                       link: String? = nil, device: UInt64? = nil, what: String = "commit") throws(ImageError) {
+        guard let entry = archive_entry_new() else { throw ImageError(what, name, "out of memory") }
         defer { archive_entry_free(entry) }
         archive_entry_set_pathname(entry, name)
         archive_entry_set_filetype(entry, type)
@@ -82,7 +84,7 @@ struct LayerWriter {
         archive_entry_set_size(entry, size)
         if let link { archive_entry_set_symlink(entry, link) }
         if let device { archive_entry_set_rdev(entry, dev_t(device)) }
-        if archive_write_header(archive, entry) != ARCHIVE_OK { throw ImageError("commit", name, ArchiveError.message(archive)) }
+        if archive_write_header(archive, entry) != ARCHIVE_OK { throw ImageError(what, name, ArchiveError.message(archive)) }
     }
 
     private static func copyData(_ path: String, to archive: OpaquePointer) throws(ImageError) {

@@ -102,18 +102,8 @@ public enum ScopedArchive {
         }
 
         private func header(_ name: String, _ st: stat, size: Int64, link: String? = nil, device: UInt64? = nil) throws(ImageError) {
-            guard let entry = archive_entry_new() else { throw ImageError("archive", name, "out of memory") }
-            defer { archive_entry_free(entry) }
-            archive_entry_set_pathname(entry, name)
-            archive_entry_set_filetype(entry, UInt32(st.st_mode & S_IFMT))
-            archive_entry_set_perm(entry, mode_t(st.st_mode & 0o7777))
-            archive_entry_set_uid(entry, la_int64_t(st.st_uid))
-            archive_entry_set_gid(entry, la_int64_t(st.st_gid))
-            archive_entry_set_mtime(entry, st.st_mtim.tv_sec, st.st_mtim.tv_nsec)
-            archive_entry_set_size(entry, size)
-            if let link { archive_entry_set_symlink(entry, link) }
-            if let device { archive_entry_set_rdev(entry, dev_t(device)) }
-            if archive_write_header(archive, entry) != ARCHIVE_OK { throw ImageError("archive", name, ArchiveError.message(archive)) }
+            try LayerWriter.header(archive, name: name, stat: st, type: UInt32(st.st_mode & S_IFMT), size: size,
+                                   link: link, device: device, what: "archive")
         }
 
         /// Exactly `size` bytes: a file the container grows meanwhile is cut, one it shrinks is padded with zeros

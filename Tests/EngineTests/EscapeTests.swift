@@ -154,7 +154,11 @@ extension EngineSuite {
             #expect(try eventually { try berth(["exec", name, "test", "-e", "/w/ready"]).succeeded })
             let engine = "'\(berthBinary)' --root '\(TestEngine.root)' --runroot '\(TestEngine.runroot)'"
             var copiedOut = 0, copiedIn = 0
-            for round in 0..<25 {
+            // At least 25 rounds, and on until each direction has landed inside at least once: which state of
+            // the swap a copy meets is luck, and a slow machine can miss one of them for 25 rounds (bounded at 300).
+            var round = 0
+            while round < 25 || ((copiedOut == 0 || copiedIn == 0) && round < 300) {
+                defer { round += 1 }
                 let out = work + "/out-\(round)"
                 if try berth(["cp", "\(name):/w/d\(bait)/secret", out]).succeeded { copiedOut += 1 }
                 let read = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
