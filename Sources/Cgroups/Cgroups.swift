@@ -7,7 +7,8 @@ public enum Cgroups {
     /// caller's own cgroup in each hierarchy (as runc does). `..` is refused.
     ///
     /// On a legacy or hybrid host this returns a `CgroupV1Manager` (v1 controllers, plus the unified tree
-    /// on hybrid hosts), on a unified host a `CgroupV2Manager`.
+    /// on hybrid hosts), on a unified host a `CgroupV2Manager`. "" is a container without a cgroup
+    /// (`DetachedCgroup`); the runtime only records "" when it runs rootless with nothing delegated.
     public static func manager(path: String) throws(CgroupError) -> any CgroupManager {
         if path.isEmpty { return DetachedCgroup() }
         let path = try isSystemdPath(path) ? systemdCgroupPath(path) : path

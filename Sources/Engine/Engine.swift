@@ -82,7 +82,13 @@ public struct Engine: Sendable {
     /// start/stop/rm of one container never interleave.
     func locked<T>(_ id: String, _ body: () throws(EngineError) -> T) throws(EngineError) -> T {
         let path = containerDirectory(id) + "/lock"
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        var fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if fd < 0 && errno == ENOENT {
+            // An `rm` killed between removing the directory and deleting the row leaves a row without one:
+            // the next `rm` must still get the lock to finish the job.
+            mkdir(containerDirectory(id), 0o700)
+            fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        }
         guard fd >= 0 else { throw EngineError("locking container \(id)", SystemError.message(errno)) }
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {

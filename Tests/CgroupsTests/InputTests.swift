@@ -19,7 +19,17 @@ extension RealCgroups {
         @Test func aPathEscapingTheRootIsRefused() {
             #expect(throws: CgroupError.self) { try Cgroups.manager(path: "../../x") }
             #expect(throws: CgroupError.self) { try Cgroups.manager(path: "/a/../../x") }
-            #expect(throws: CgroupError.self) { try Cgroups.manager(path: "") }
+        }
+
+        /// "" is the record of a container that has no cgroup (rootless on a host that delegates none): it
+        /// must resolve to the detached manager, never to the hierarchy roots.
+        @Test func anEmptyPathIsTheDetachedCgroup() throws {
+            let manager = try Cgroups.manager(path: "")
+            #expect(manager is DetachedCgroup)
+            var limited = Resources()
+            limited.pids = .init(limit: 10)
+            #expect(throws: CgroupError.self) { try manager.apply(limited) }
+            #expect(!manager.exists())
         }
 
         @Test func aMissingPidIsNamed() throws {

@@ -231,6 +231,23 @@ extension EngineSuite {
             #expect(leftovers(of: id).isEmpty, "\(leftovers(of: id))")
         }
 
+        /// The state an `rm` killed after removing the container's directory but before deleting its row
+        /// leaves (found by the sweep below under load): the next `rm` still takes the lock and finishes.
+        @Test func rmFinishesWhatAKilledRmLeftWithoutTheContainersDirectory() throws {
+            let name = uniqueName()
+            #expect(try berth(["run", "--name", name, TestEngine.image, "true"]).succeeded)
+            let id = try inspect(name, "{{.Id}}")
+            // What rm had done by then: the root filesystem unmounted, then the directory removed.
+            let directory = "\(TestEngine.root)/containers/\(id)"
+            umount2(directory + "/bundle/rootfs", Int32(MNT_DETACH))
+            #expect(!(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)).contains(id))
+            try FileManager.default.removeItem(atPath: directory)
+            let removed = try berth(["rm", name])
+            #expect(removed.succeeded, "\(removed.stderr)")
+            #expect(!(try berth(["ps", "-aq", "--no-trunc"]).stdout.contains(id)))
+            #expect(leftovers(of: id).isEmpty, "\(leftovers(of: id))")
+        }
+
         /// SIGKILL of `run -d` and of `rm -f` at a sweep of moments (before the row, during the snapshot, while the
         /// monitor starts the container, after): every time `ps -a` still works, `rm -f` then removes what is
         /// there, and nothing is left that no container owns (mount, cgroup, state directory).
