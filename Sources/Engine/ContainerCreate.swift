@@ -69,6 +69,7 @@ extension Engine {
         // Only auto needs the others' mappings: no read of every row on the plain path.
         let others = allocation >= 0 ? try metadata.containers().compactMap { UserNamespaces.map(of: $0.HostConfig) } : []
         try UserNamespaces.resolve(&host, others: others)
+        if request.config.User.isEmpty, let keep = UserNamespaces.keepIDUser(host) { config.User = "\(keep.uid):\(keep.gid)" }
         if config.Hostname.isEmpty { config.Hostname = String(id.prefix(12)) }
         let name = request.name ?? NameGenerator.unique { (try? metadata.container(named: $0)) == nil }
         let directory = containerDirectory(id)
@@ -91,6 +92,7 @@ extension Engine {
                 throw EngineError("creating the container's root filesystem", error.description)
             }
             try resolveMounts(&record, rootfs: bundle.rootfs)
+            try addKeepIDUser(host, rootfs: bundle.rootfs)
             try writeEtcFiles(record)
             try metadata.update(record)
             Events.record(self, type: "container", action: "create", record: record)
@@ -100,6 +102,38 @@ extension Engine {
             try? metadata.deleteContainer(id: id)
             throw error
         }
+    }
+
+    /// keep-id gives the container the user's name too (podman's rule): an /etc/passwd line (name, uid, gid, home
+    /// as on the host) and an /etc/group line where the image has none for those ids.
+    func addKeepIDUser(_ host: HostConfig, rootfs: String) throws(EngineError) {
+        guard let keep = UserNamespaces.keepIDUser(host), let outer = IDMap.hostID(0, in: UserNamespaceFacts.ownMapping("/proc/self/uid_map")),
+              let entry = getpwuid(outer) else { return }
+        let name = String(cString: entry.pointee.pw_name), home = String(cString: entry.pointee.pw_dir)
+        let rootFd = open(rootfs, 0o10000000 | O_DIRECTORY | O_CLOEXEC)   // O_PATH
+        guard rootFd >= 0 else { throw EngineError("opening \(rootfs)", SystemError.message(errno)) }
+        defer { close(rootFd) }
+        // Opened inside the rootfs (RESOLVE_IN_ROOT, the last component not followed): the image's /etc/passwd
+        // may be a symlink, and it must never lead to a file of the user's outside.
+        func append(_ file: String, line: String, unlessID id: UInt32) throws(EngineError) {
+            let fd: Int32
+            do { fd = try ScopedPath.open(rootFd: rootFd, rootPath: rootfs, file, flags: O_RDWR | O_NOFOLLOW | O_CLOEXEC) } catch {
+                return   // no such file in the image (or a symlink): nothing to add to
+            }
+            defer { close(fd) }
+            var st = stat()
+            guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG,
+                  let bytes = try? Files.readAll(fd: fd, name: file) else { return }
+            let text = String(decoding: bytes, as: UTF8.self)
+            let taken = text.split(separator: "\n").contains { $0.split(separator: ":", omittingEmptySubsequences: false).dropFirst(2).first == Substring(String(id)) }
+            guard !taken else { return }
+            let addition = ((text.isEmpty || text.hasSuffix("\n")) ? "" : "\n") + line + "\n"
+            do { try Files.writeAll(fd: fd, Array(addition.utf8), name: file) } catch {
+                throw EngineError("adding the keep-id user to \(file)", error.description)
+            }
+        }
+        try append("/etc/passwd", line: "\(name):*:\(keep.uid):\(keep.gid):\(name):\(home):/bin/sh", unlessID: keep.uid)
+        try append("/etc/group", line: "\(name):x:\(keep.gid):", unlessID: keep.gid)
     }
 
     /// flock on `<root>/engine/userns.lock` when `needed`; -1 otherwise.

@@ -1,3 +1,4 @@
+import Cgroups
 import Foundation
 import Glibc
 import Images
@@ -34,7 +35,7 @@ extension Engine {
         func walk(_ relative: String) {
             let directory = upper + relative
             guard let names = try? Files.listDirectory(directory) else { return }
-            for name in names.sorted() {
+            for name in names.sorted() where !FuseOverlayMount.markerNames.contains(name) {
                 let path = relative + "/" + name
                 var st = stat()
                 guard lstat(upper + path, &st) == 0 else { continue }
@@ -316,18 +317,30 @@ extension Engine {
         execution.Volumes = record.Config.Volumes
         execution.StopSignal = record.Config.StopSignal
         for change in changes { try Self.apply(change: change, to: &execution) }
-        let paused = pause && record.State.Running && !record.State.Paused
-        if paused { try self.pause(record.Id) }
+        let paused = try pauseForCommit(record, asked: pause)
         defer { if paused { try? unpause(record.Id) } }
         let upper = bundlePath(record.Id) + "/overlay/upper"
         let lowers = try images.resolve(record.Image).diffIDs.map { images.snapshots.path($0) }
         let skipping = engineMountpoints(upper: upper) { path in lowers.contains { var st = stat(); return lstat($0 + path, &st) == 0 } }
+        // An idmapped rootfs writes host ids into the upper directory; fuse-overlayfs (rootless keep-id) writes
+        // the container's own, so only the first is mapped back.
         let image = try await images.commit(base: record.Image, upper: upper, reference: repository,
                                             execution: execution, comment: message, author: author,
-                                            createdBy: "berth commit \(record.Name)", idMap: UserNamespaces.map(of: record.HostConfig),
+                                            createdBy: "berth commit \(record.Name)", idMap: Rootless.isActive ? nil : UserNamespaces.map(of: record.HostConfig),
                                             skipping: Set(skipping))
         Events.record(self, type: "container", action: "commit", record: record)
         return image
+    }
+
+    /// Pauses a running container for `commit` and says whether it did. A rootless container without a cgroup
+    /// cannot be frozen: it is committed running, as podman commits by default.
+    private func pauseForCommit(_ record: ContainerInfo, asked: Bool) throws(EngineError) -> Bool {
+        guard asked && record.State.Running && !record.State.Paused else { return false }
+        do { try self.pause(record.Id) } catch {
+            if Rootless.isActive && error.description.contains(DetachedCgroup.reason) { return false }
+            throw error
+        }
+        return true
     }
 
     static func apply(change: String, to execution: inout ImageConfig.Execution) throws(EngineError) {

@@ -68,18 +68,6 @@ enum PastaNetwork {
     }
 }
 
-/// Helper programs found the way a shell would: the first executable of that name in PATH.
-enum Executables {
-    static func find(_ name: String) -> String? {
-        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") where directory.hasPrefix("/") {
-            let candidate = directory + "/" + name
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
-    }
-}
-
 private extension String {
     func trimmingWhitespace() -> String {
         String(self.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())

@@ -61,11 +61,12 @@ enum UserNamespaces {
             case "", "host":
                 host.IDMappings = nil
                 return
-            case "keep-id", "nomap":
-                // Rootless keep-id needs the image's files shifted by one id (the container's uid U is the user,
-                // root is subordinate id 1), which idmapped mounts cannot do from a user namespace: not done yet.
-                throw EngineError("invalid --userns \(mode)", Rootless.isActive ? "\(mode) is not supported by rootless berth yet"
-                                                                            : "\(mode) is only supported in rootless mode")
+            case let keep where keep == "keep-id" || keep.hasPrefix("keep-id:"):
+                guard Rootless.isActive else { throw EngineError("invalid --userns \(mode)", "keep-id is only supported in rootless mode") }
+                (uids, gids) = try keepID(keep)
+            case "nomap":
+                throw EngineError("invalid --userns \(mode)", Rootless.isActive ? "nomap is not supported by rootless berth yet"
+                                                                            : "nomap is only supported in rootless mode")
             case let auto where auto == "auto" || auto.hasPrefix("auto:"):
                 let size = try autoSize(auto)
                 uids = [IDRange(inside: 0, outside: try allocate(size, from: subordinate("/etc/subuid"), taken: others.flatMap(\.uids), file: "/etc/subuid"), count: size)]
@@ -85,6 +86,49 @@ enum UserNamespaces {
             }
         }
         host.IDMappings = IDMappingsJSON(UidMap: uids.map(format), GidMap: gids.map(format))
+    }
+
+    /// podman's rootless `--userns keep-id[:uid=U,gid=G]`: the container's uid U (by default the user's own
+    /// uid on the host) is the user, so what it writes to a volume belongs to the user outside. Every other id
+    /// of the engine's namespace (root = the user, 1… = the subordinate ids) is given out around it: container
+    /// 0…U-1 are the namespace's 1…U, U+1… stay themselves. The rootfs is shown shifted to match by fuse-overlayfs.
+    static func keepID(_ mode: String) throws(EngineError) -> (uids: [IDRange], gids: [IDRange]) {
+        let ownUIDs = UserNamespaceFacts.ownMapping("/proc/self/uid_map")
+        let ownGIDs = UserNamespaceFacts.ownMapping("/proc/self/gid_map")
+        guard let user = IDMap.hostID(0, in: ownUIDs), let group = IDMap.hostID(0, in: ownGIDs) else {
+            throw EngineError("invalid --userns \(mode)", "cannot read this user namespace's mapping")
+        }
+        var uid = user, gid = group
+        if mode.hasPrefix("keep-id:") {
+            for option in mode.dropFirst(8).split(separator: ",") {
+                let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let value = UInt32(parts[1]), parts[0] == "uid" || parts[0] == "gid" else {
+                    throw EngineError("invalid --userns \(mode)", "keep-id takes uid=N and gid=N")
+                }
+                if parts[0] == "uid" { uid = value } else { gid = value }
+            }
+        }
+        func around(_ id: UInt32, size: UInt64, flag: String) throws(EngineError) -> [IDRange] {
+            guard UInt64(id) + 1 < size else {
+                throw EngineError("invalid --userns \(mode)", "\(flag)id \(id) is beyond the \(size) ids this user has (/etc/sub\(flag)id)")
+            }
+            var ranges: [IDRange] = []
+            if id > 0 { ranges.append(IDRange(inside: 0, outside: 1, count: id)) }
+            ranges.append(IDRange(inside: id, outside: 0, count: 1))
+            ranges.append(IDRange(inside: id + 1, outside: id + 1, count: UInt32(size - UInt64(id) - 1)))
+            return ranges
+        }
+        let uidCount = ownUIDs.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+        let gidCount = ownGIDs.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+        return (try around(uid, size: uidCount, flag: "u"), try around(gid, size: gidCount, flag: "g"))
+    }
+
+    /// The user keep-id runs the container as, when no `--user` is given: the mapped uid and gid.
+    static func keepIDUser(_ host: HostConfig) -> (uid: UInt32, gid: UInt32)? {
+        guard let mode = host.UsernsMode, mode == "keep-id" || mode.hasPrefix("keep-id:"), let map = map(of: host),
+              let uid = map.uids.first(where: { $0.outside == 0 })?.inside,
+              let gid = map.gids.first(where: { $0.outside == 0 })?.inside else { return nil }
+        return (uid, gid)
     }
 
     static func autoSize(_ mode: String) throws(EngineError) -> UInt32 {

@@ -44,7 +44,7 @@ public struct ImageBundle: Sendable {
             try sys { () throws(SystemError) in try Files.makeDirectories(rootfs, mode: 0o755) }
             var overlay = false
             if idMap != nil && mode == .copy {
-                throw ImageError("make the rootfs", path, "a user-namespace mapping needs an overlay rootfs (idmapped layers)")
+                throw ImageError("make the rootfs", path, "a user-namespace mapping needs an overlay rootfs (idmapped layers or fuse-overlayfs)")
             }
             if mode != .copy {
                 do throws(ImageError) {
@@ -101,6 +101,7 @@ public struct ImageBundle: Sendable {
     /// overlayfs: the snapshots as lower layers (top first), upper and work directories in the bundle. With
     /// `idMap`, every lower layer is first given an idmapped mount under `bundle/idmapped`;
     /// overlayfs keeps private clones of its layers' mounts, so those are detached again once it is mounted.
+    /// In a user namespace (rootless) idmapped layers are impossible, and fuse-overlayfs shifts the ids instead.
     static func mountOverlay(store: ImageStore, diffIDs: [Digest], bundle: String, rootfs: String,
                              idMap: IDMap? = nil) throws(ImageError) {
         let upper = bundle + "/overlay/upper"
@@ -117,6 +118,10 @@ public struct ImageBundle: Sendable {
         }
         guard let idMap else {
             try OverlayMount.mount(lowers: lowers, upper: upper, work: work, target: rootfs)
+            return
+        }
+        if !UserNamespaceFacts.isInitial {
+            try FuseOverlayMount.mount(lowers: lowers, upper: upper, work: work, target: rootfs, map: idMap)
             return
         }
         // The upper directory is not idmapped: overlayfs writes there with the mounter's (host root's) ids,

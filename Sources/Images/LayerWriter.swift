@@ -29,7 +29,7 @@ struct LayerWriter {
         do { names = try Files.listDirectory(here).sorted() } catch {
             throw ImageError("commit", here, error.description)
         }
-        for name in names {
+        for name in names where !FuseOverlayMount.markerNames.contains(name) {
             let path = relative.isEmpty ? name : relative + "/" + name
             if skipping.contains(path) { continue }
             let full = directory + "/" + path
@@ -48,8 +48,7 @@ struct LayerWriter {
             switch kind {
             case S_IFDIR:
                 try header(archive, name: path + "/", stat: st, type: EntryType.directory, size: 0)
-                var value = [UInt8](repeating: 0, count: 2)
-                if getxattr(full, OverlayMount.xattrPrefix + "opaque", &value, 2) == 1 && value[0] == UInt8(ascii: "y") {
+                if FuseOverlayMount.isOpaque(full) {
                     try header(archive, name: path + "/.wh..wh..opq", stat: st, type: EntryType.regular, size: 0)
                 }
                 try add(directory: directory, relative: path, to: archive, idMap: idMap, skipping: skipping)

@@ -12,4 +12,13 @@ public enum UserNamespaceFacts {
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
         return fields == ["0", "0", "4294967295"]
     }()
+
+    /// This namespace's mapping (/proc/self/uid_map or gid_map) as ranges: inside = here, outside = the parent's.
+    public static func ownMapping(_ file: String) -> [IDRange] {
+        let text = (try? Files.read(file)) ?? ""
+        return text.split(separator: "\n").compactMap { line -> IDRange? in
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { UInt32($0) }
+            return fields.count == 3 ? IDRange(inside: fields[0], outside: fields[1], count: fields[2]) : nil
+        }
+    }
 }

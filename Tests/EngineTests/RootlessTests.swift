@@ -275,10 +275,63 @@ extension EngineSuite {
                 #expect(pause.status != 0)
                 #expect(pause.stderr.contains("the container has no cgroup (rootless, and this host delegates none to the user)"), "\(pause.stderr)")
                 #expect(try user.berth(["rm", "-f", "held"]).succeeded)
-                // keep-id is not done yet, and says so rather than running with another mapping.
-                let keepID = try user.berth(["run", "--rm", "--userns", "keep-id", "busybox", "true"])
-                #expect(keepID.status == 125)
-                #expect(keepID.stderr == "berth: invalid --userns keep-id: keep-id is not supported by rootless berth yet\n")
+                // nomap is not done, and says so rather than running with another mapping.
+                let noMap = try user.berth(["run", "--rm", "--userns", "nomap", "busybox", "true"])
+                #expect(noMap.status == 125)
+                #expect(noMap.stderr == "berth: invalid --userns nomap: nomap is not supported by rootless berth yet\n")
+            }
+        }
+
+        /// `--userns keep-id`: the container runs as the user's own uid and gid, by name, in a user namespace of its
+        /// own; the image's files keep the owners they have in the image (fuse-overlayfs shifts them), and what
+        /// it writes to a volume belongs to the user on the host (to a subordinate id when written as its root).
+        @Test func keepIDRunsAsTheUserAndVolumesStayTheUsers() throws {
+            try withRootlessUser { user in
+                try user.importBusybox()
+                let data = user.home + "/data"
+                #expect(try runCommand("/usr/bin/install", ["-d", "-m", "0755", "-o", user.name, "-g", user.name, data]).succeeded)
+                let (u, g) = (user.uid, user.gid)
+                let run = try user.berth(["run", "--rm", "--network", "none", "--userns", "keep-id", "-v", data + ":/data", "busybox", "sh", "-c",
+                                          "id -u; id -g; id -un; echo $HOME; stat -c %u:%g /bin/busybox /home/app/file; echo hi > /data/mine; touch /tmp/t && echo wrote; cat /proc/self/uid_map"])
+                #expect(run.succeeded, "\(run.stderr)")
+                let lines = run.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+                #expect(lines == ["\(u)", "\(g)", user.name, user.home, "0:0", "1000:1000", "wrote",
+                                  "0 1 \(u)", "\(u) 0 1", "\(u + 1) \(u + 1) \(65536 - u)"], "\(run.stdout)")
+                var st = stat()
+                #expect(lstat(data + "/mine", &st) == 0 && st.st_uid == u && st.st_gid == g, "owner \(st.st_uid):\(st.st_gid)")
+                // Its root is the namespace's uid 1: the first subordinate id on the host.
+                #expect(try user.berth(["run", "--rm", "--network", "none", "--userns", "keep-id", "--user", "0", "-v", data + ":/data",
+                                        "busybox", "sh", "-c", "echo x > /data/root"]).succeeded)
+                #expect(lstat(data + "/root", &st) == 0 && st.st_uid == user.subStart, "owner \(st.st_uid)")
+                // No fuse-overlayfs, no mount left behind.
+                #expect(try eventually { user.processes() == [user.pausePid].compactMap { $0 } }, "\(user.processes())")
+                #expect(user.mountsLeft().isEmpty, "\(user.mountsLeft())")
+                let bad = try user.berth(["run", "--rm", "--userns", "keep-id:uid=70000", "busybox", "true"])
+                #expect(bad.status == 125 && bad.stderr == "berth: invalid --userns keep-id:uid=70000: uid 70000 is beyond the 65537 ids this user has (/etc/subuid)\n", "\(bad.stderr)")
+            }
+        }
+
+        /// What a keep-id container changes is committed with the owners it saw (fuse-overlayfs's upper directory
+        /// holds the container's ids and its own opaque and whiteout marks), and `diff` lists it.
+        @Test func keepIDContainerDiffsAndCommits() throws {
+            try withRootlessUser { user in
+                try user.importBusybox()
+                #expect(try user.berth(["run", "-d", "--name", "kept", "--network", "none", "--userns", "keep-id", "busybox", "sleep", "300"]).succeeded)
+                #expect(try user.berth(["exec", "kept", "sh", "-c", "echo x > /tmp/mine"]).succeeded)
+                let asRoot = try user.berth(["exec", "--user", "0", "kept", "sh", "-c",
+                                             "rm /bin/ls && mkdir /srv && touch /srv/s && chown 5:5 /srv/s && rm -rf /home/app && mkdir /home/app"])
+                #expect(asRoot.succeeded, "\(asRoot.stderr)")
+                let diff = try user.berth(["diff", "kept"]).stdout.split(separator: "\n").map(String.init)
+                for change in ["D /bin/ls", "A /srv", "A /srv/s", "A /tmp/mine", "C /home/app"] { #expect(diff.contains(change), "\(diff)") }
+                #expect(!diff.contains { $0.contains(".wh.") }, "\(diff)")
+                let commit = try user.berth(["commit", "kept", "kept:1"])
+                #expect(commit.succeeded, "\(commit.stderr)")
+                #expect(try user.berth(["rm", "-f", "kept"]).succeeded)
+                let check = try user.berth(["run", "--rm", "--network", "none", "--user", "0", "kept:1", "sh", "-c",
+                                            "stat -c %u:%g /srv/s /tmp/mine; test -e /bin/ls || echo no-ls; ls -A /home/app | wc -l"])
+                #expect(check.stdout == "5:5\n\(user.uid):\(user.gid)\nno-ls\n0\n", "\(check.stdout) \(check.stderr)")
+                #expect(try user.berth(["rmi", "kept:1"]).succeeded)
+                #expect(user.mountsLeft().isEmpty, "\(user.mountsLeft())")
             }
         }
     }
