@@ -58,6 +58,23 @@ public struct ContentStore: Sendable {
         }
     }
 
+    /// Whether the stored blob hashes to its name (a read of the whole file: for the failure paths only).
+    func verifies(_ digest: Digest) -> Bool {
+        let fd = open(path(digest), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let hasher = SHA256()
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return false }
+            if n == 0 { break }
+            chunk.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        return hasher.finishHex() == digest.encoded
+    }
+
     func delete(_ digest: Digest) {
         unlink(path(digest))
     }
@@ -151,17 +168,19 @@ final class BlobWriter {
             throw ImageError("verify blob", digest.description, "size mismatch: expected \(expectedSize) bytes, got \(written)")
         }
         // No fdatasync: snapshots are not synced either (as with docker's overlay2), and a blob torn by a crash
-        // is caught by the digest check when it is read or unpacked again. Syncing each layer blob forced the
-        // whole archive to disk before unpacking could finish, on the path bench/images.sh times.
+        // is caught by the digest check when it is read or unpacked again; pull then fetches it again and this
+        // rename replaces the torn copy. Syncing each layer blob forced the whole archive to disk before
+        // unpacking could finish, on the path bench/images.sh times.
         close(fd)
         fd = -1
         let destination = store.path(digest)
-        if store.has(digest) { return (digest, written, false) }
+        // A copy already there is replaced rather than kept: it may be the torn one (readers keep their inode).
+        let existed = store.has(digest)
         if rename(temporaryPath, destination) != 0 {
             throw ImageError("rename", destination, SystemErrorText.current)
         }
         finished = true
-        return (digest, written, true)
+        return (digest, written, !existed)
     }
 
     /// Drops the temporary file (idempotent).

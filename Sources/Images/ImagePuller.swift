@@ -90,8 +90,7 @@ struct ImagePuller {
         guard let configDigest = Digest(manifest.config.digest) else {
             throw ImageError("pull", manifest.config.digest, "invalid config digest")
         }
-        try await fetchBlob(configDigest, size: manifest.config.size, quiet: true)
-        let config = try store.content.decode(ImageConfig.self, configDigest)
+        let config = try await fetchConfig(configDigest, size: manifest.config.size)
         let diffIDs = config.rootfs.diff_ids.compactMap(Digest.init)
         guard diffIDs.count == manifest.layers.count, diffIDs.count == config.rootfs.diff_ids.count else {
             throw ImageError("pull", reference.description,
@@ -129,10 +128,22 @@ struct ImagePuller {
         return (digest, mediaType, body)
     }
 
-    func fetchBlob(_ digest: Digest, size: Int64, quiet: Bool) async throws {
-        if store.content.has(digest) {
+    /// The image config, fetched unless stored; a stored copy torn by a crash (blobs are not fsynced) fails its
+    /// digest check when decoded and is fetched again, replacing it.
+    func fetchConfig(_ digest: Digest, size: Int64) async throws -> ImageConfig {
+        let fetched = try await fetchBlob(digest, size: size, quiet: true)
+        if !fetched, let stored = try? store.content.decode(ImageConfig.self, digest) { return stored }
+        if !fetched { try await fetchBlob(digest, size: size, quiet: true, replacing: true) }
+        return try store.content.decode(ImageConfig.self, digest)
+    }
+
+    /// Downloads a blob unless the store has it at its size; says whether it downloaded. `replacing`: download
+    /// even so (the stored copy failed its digest check).
+    @discardableResult
+    func fetchBlob(_ digest: Digest, size: Int64, quiet: Bool, replacing: Bool = false) async throws -> Bool {
+        if !replacing, store.content.size(digest) == size {
             if !quiet { events(.layerExists(digest)) }
-            return
+            return false
         }
         let writer = try store.content.writer(expected: digest, expectedSize: size)
         if !quiet { events(.layerStarted(digest, size: size)) }
@@ -150,6 +161,7 @@ struct ImagePuller {
         let result = try writer.commit()
         if result.created { transaction.added(blob: digest) }
         if !quiet { events(.layerDownloaded(digest)) }
+        return true
     }
 
     /// Downloads layers `options.parallel` at a time and unpacks each into its snapshot (off the cooperative pool).
@@ -168,8 +180,13 @@ struct ImagePuller {
                         puller.events(.layerExists(digest))
                         return
                     }
-                    try await puller.fetchBlob(digest, size: layers[i].size, quiet: false)
-                    try await puller.unpack(layers[i], diffID: diffIDs[i], digest: digest)
+                    let fetched = try await puller.fetchBlob(digest, size: layers[i].size, quiet: false)
+                    do { try await puller.unpack(layers[i], diffID: diffIDs[i], digest: digest) } catch where !fetched {
+                        // The stored blob has the right size but not the right content (torn by a crash):
+                        // unpacking verifies the digest; a fresh copy replaces it.
+                        try await puller.fetchBlob(digest, size: layers[i].size, quiet: false, replacing: true)
+                        try await puller.unpack(layers[i], diffID: diffIDs[i], digest: digest)
+                    }
                 }
             }
             while next < min(layers.count, max(1, options.parallel)) { launch() }

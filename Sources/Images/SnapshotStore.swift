@@ -42,6 +42,10 @@ public struct SnapshotStore: Sendable {
             return true
         } catch {
             try? Files.removeTree(temporary)
+            if !store.content.verifies(blobDigest) {
+                // A crash tore the stored blob (blobs are not fsynced); pull replaces it.
+                throw ImageError(error.operation, error.subject, error.reason + ": the stored blob is damaged; pull or load the image again")
+            }
             throw error
         }
     }

@@ -148,6 +148,7 @@ struct ImageRemoveCommand: AsyncParsableCommand {
 struct ImageInspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show images' details as JSON.")
     @OptionGroup var store: StoreOptions
+    @Option(name: [.customShort("f"), .customLong("format")], help: "Format output using a Go template.") var format: String?
     @Argument(help: "Images.") var images: [String]
 
     func run() async throws {
@@ -155,6 +156,10 @@ struct ImageInspectCommand: AsyncParsableCommand {
             let opened = try store.open()
             var out: [ImageInspection] = []
             for image in images { out.append(ImageInspection(try opened.resolve(image))) }
+            if let format, format != "json" {
+                print(try Formatting.each(format, out.map { try Formatting.value($0) }), terminator: "")
+                return
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(out), as: UTF8.self))

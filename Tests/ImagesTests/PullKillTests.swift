@@ -58,6 +58,52 @@ import Testing
         #expect(listedAfterKill > 0)
     }
 
+    /// A blob torn by a crash (blobs are renamed into place without fsync, so after a power loss one can have its
+    /// name and size and the wrong bytes, or be short): `run` says the stored blob is damaged instead of using it,
+    /// and the next `pull` fetches it again and replaces it, for a layer and for the config alike.
+    @Test func aTornBlobIsFetchedAgainByTheNextPull() throws {
+        let berth = try #require(CommandLineTests.berth, "berth is built with the tests (swift build --build-tests)")
+        let fixture = try BusyboxFixture()
+        let registry = try LocalRegistry()
+        let work = TemporaryDirectory("berth-torn-blob")
+        try registry.push("oci:\(fixture.layout):busybox", as: "test/torn:1")
+        let image = "\(registry.host)/test/torn:1"
+        let root = work.file("root")
+        let store = ["--root", root, "--runroot", work.file("run")]
+        defer {
+            _ = try? run("/bin/sh", ["-c", "grep -o ' \(work.path)[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l"],
+                         allowFailure: true)
+        }
+        try run(berth, store + ["pull", "-q", image])
+        let blobs = root + "/image/blobs/sha256"
+        func blobsBySize() throws -> [(name: String, size: Int)] {
+            try FileManager.default.contentsOfDirectory(atPath: blobs).map { name in
+                (name, (try FileManager.default.attributesOfItem(atPath: blobs + "/" + name)[.size] as? Int) ?? 0)
+            }.sorted { $0.size > $1.size }
+        }
+        let layer = try #require(try blobsBySize().first)
+        let configDigest = try run(berth, store + ["image", "inspect", "-f", "{{.Id}}", image]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "sha256:", with: "")
+        let tears = [
+            "zeros": "dd if=/dev/zero of=\(blobs)/\(layer.name) bs=4096 seek=1 count=16 conv=notrunc 2>/dev/null",
+            "short": "truncate -s \(layer.size / 2) \(blobs)/\(layer.name)",
+            "config": "dd if=/dev/zero of=\(blobs)/\(configDigest) bs=1 count=8 conv=notrunc 2>/dev/null",
+        ]
+        for tear in ["zeros", "short", "config"] {
+            // The tear, and the unpacked snapshots gone with it (they are made again from the blobs).
+            try run("/bin/sh", ["-c", "\(tears[tear]!) && rm -rf \(root)/image/snapshots/*"])
+            if tear == "zeros" {
+                let refused = try run(berth, store + ["run", "--rm", "--network", "none", image, "true"], allowFailure: true)
+                #expect(refused.status != 0 && refused.output.contains("the stored blob is damaged; pull or load the image again"), "\(tear): \(refused.output)")
+            }
+            let again = try run(berth, store + ["pull", "-q", image], allowFailure: true)
+            #expect(again.status == 0, "pull after a \(tear) tear: \(again.output)")
+            try expectBlobsVerify(root, "after the pull that follows a \(tear) tear")
+            let ran = try run(berth, store + ["run", "--rm", "--network", "none", image, "echo", "whole"], allowFailure: true)
+            #expect(ran.status == 0 && ran.output.contains("whole"), "\(tear): \(ran.output)")
+        }
+    }
+
     private func expectBlobsVerify(_ root: String, _ when: String) throws {
         let blobs = root + "/image/blobs/sha256"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: blobs)) ?? [] {
