@@ -79,6 +79,10 @@ case "$JOB" in
     *) $M -t tmpfs tmpfs /tmp ;;
 esac
 $M -t cgroup2 cgroup2 /sys/fs/cgroup
+# A writable /etc, for the rootless tests' useradd and /etc/subuid: on the user-mode guest's read-only root,
+# a copy on /run's tmpfs bound over it (the qemu guest's root already has a writable layer).
+if touch /etc/.berth-writable 2>/dev/null; then rm -f /etc/.berth-writable
+else mkdir -p /run/etc && cp -a /etc/. /run/etc/ 2>/dev/null; $M -o bind /run/etc /etc; fi
 hostname cgroup-v2 2>/dev/null
 ip link set lo up 2>/dev/null
 {

@@ -35,10 +35,10 @@ if [ "${BERTH_SKIP_V2:-}" != 1 ]; then
         || { echo "tour on v2: FAILED"; tail -20 /tmp/berth-tour-v2.log; failed=1; }
     # The engine on cgroup v2: the lifecycle, limits, restart and output tests (user-mode Linux only: under
     # qemu TCG they take too long for CI).
-    echo "== cgroup v2 kernel: EngineTests (lifecycle, limits, restart, formats, OOM, stats)"
+    echo "== cgroup v2 kernel: EngineTests (lifecycle, limits, restart, formats, OOM, stats, rootless cgroups)"
     # Debian's user-mode kernel has no bridge or veth devices: these containers use no network there
     # (networking is tested on this host, and it does not depend on the cgroup version).
-    BERTH_DEFAULT_NETWORK=none BERTH_V2_BACKEND=uml ./scripts/cgroup-v2-run.sh --filter 'runPrintsOutputAndReturnsTheExitCode|detachedContainerStopsWithItsStopSignalAndSaysWhy|limitsAndFlagsReachTheContainer|restartPolicyOnFailureCountsRestarts|psFormatsAndFilters|oomKillOfPID1IsReported|oomKillOfAChildIsToldApartFromPID1|containerProcessesDoNotInheritTheMonitorsOOMScore|statsAndKernelViewShowUsageAgainstLimits'
+    BERTH_DEFAULT_NETWORK=none BERTH_V2_BACKEND=uml ./scripts/cgroup-v2-run.sh --filter 'runPrintsOutputAndReturnsTheExitCode|detachedContainerStopsWithItsStopSignalAndSaysWhy|limitsAndFlagsReachTheContainer|restartPolicyOnFailureCountsRestarts|psFormatsAndFilters|oomKillOfPID1IsReported|oomKillOfAChildIsToldApartFromPID1|containerProcessesDoNotInheritTheMonitorsOOMScore|statsAndKernelViewShowUsageAgainstLimits|limitsApplyInADelegatedCgroupV2Subtree|limitsNeedACgroupThisHostDoesNotDelegate'
     case $? in
         0) ;;
         125) echo "engine on v2: NOT RUN (user-mode Linux cannot run on this machine)" ;;

@@ -194,7 +194,10 @@ public struct CgroupV2Manager: CgroupManager {
         for (device, limit) in (r.rdma ?? [:]).sorted(by: { $0.key < $1.key }) {
             try CgroupFile.write(directory, "rdma.max", RDMALine.make(device: device, limit))
         }
-        if let devices = r.devices, !devices.isEmpty {
+        // Loading a cgroup device program needs CAP_BPF or CAP_SYS_ADMIN over the host's user namespace, which root
+        // of another one (rootless, in a delegated subtree) lacks. As runc's rootless mode, the rules are left out
+        // there: such a root cannot mknod, and the container's device nodes are bind mounts of the host's.
+        if let devices = r.devices, !devices.isEmpty, UserNamespaceFacts.isInitial {
             try DeviceFilter.attach(devices, to: directory)
         }
         for (key, value) in (r.unified ?? [:]).sorted(by: { $0.key < $1.key }) {

@@ -91,7 +91,7 @@ struct SpecBuilder {
             linux.uidMappings = map.uids.map { IDMapping(containerID: $0.inside, hostID: $0.outside, size: $0.count) }
             linux.gidMappings = map.gids.map { IDMapping(containerID: $0.inside, hostID: $0.outside, size: $0.count) }
         }
-        linux.cgroupsPath = "/berth/" + container.Id
+        linux.cgroupsPath = Rootless.cgroupsPath(for: container.Id)
         linux.resources = try resources(host)
         linux.sysctl = host.Sysctls.isEmpty ? nil : host.Sysctls
         linux.maskedPaths = host.Privileged ? [] : Self.maskedPaths

@@ -10,6 +10,8 @@ final class RootlessUser {
     let home: String
     /// Where its subordinate ids start (65536 of them, uids and gids alike).
     let subStart: UInt32
+    /// A cgroup v2 directory its commands start in (a delegated subtree's leaf), nil for the caller's cgroup.
+    var cgroup: String?
     /// The image tar it imports, in a directory it can read.
     let fixtures: String
 
@@ -38,9 +40,11 @@ final class RootlessUser {
                    "BERTH_LOG_LEVEL": ""]
         for (key, value) in environment { env[key] = value }
         let assignments = env.sorted { $0.key < $1.key }.filter { !$0.value.isEmpty }.map { "\($0.key)=\($0.value)" }
-        return try runCommand("/usr/bin/setpriv", ["--reuid=\(uid)", "--regid=\(gid)", "--init-groups", "--reset-env",
-                                                   "/usr/bin/env", "-i"] + assignments + [berthBinary] + arguments,
-                              timeout: timeout)
+        let command = ["/usr/bin/setpriv", "--reuid=\(uid)", "--regid=\(gid)", "--init-groups", "--reset-env",
+                       "/usr/bin/env", "-i"] + assignments + [berthBinary] + arguments
+        guard let cgroup else { return try runCommand(command[0], Array(command.dropFirst()), timeout: timeout) }
+        // As a login under systemd would be: the user's commands start inside the subtree delegated to it.
+        return try runCommand("/bin/sh", ["-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", cgroup] + command, timeout: timeout)
     }
 
     /// The busybox image of the engine tests, imported into this user's store as busybox:latest; one file owned
@@ -261,7 +265,7 @@ extension EngineSuite {
             try withRootlessUser { user in
                 try user.importBusybox()
                 let why = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
-                    ? "rootless containers get no cgroup (berth does not use a delegated cgroup v2 subtree yet)"
+                    ? "rootless containers get no cgroup: no cgroup v2 subtree is delegated to this user (systemd's user@UID.service, or a subtree chowned to the user)"
                     : "rootless containers get no cgroup on cgroup v1 (limits need cgroup v2 with a subtree delegated to the user)"
                 for flags in [["-m", "64m"], ["--pids-limit", "10"], ["--cpus", "0.5"]] {
                     let run = try user.berth(["run", "--rm"] + flags + ["busybox", "true"])
@@ -270,7 +274,8 @@ extension EngineSuite {
                 }
                 #expect(try user.berth(["ps", "-aq"]).stdout.isEmpty)
                 // Without limits everything runs; what only a cgroup can do says why it cannot.
-                #expect(try user.berth(["run", "-d", "--name", "held", "busybox", "sleep", "300"]).succeeded)
+                let held = try user.berth(["run", "-d", "--name", "held", "--network", "none", "busybox", "sleep", "300"])
+                #expect(held.succeeded, "\(held.stderr)")
                 let pause = try user.berth(["pause", "held"])
                 #expect(pause.status != 0)
                 #expect(pause.stderr.contains("the container has no cgroup (rootless, and this host delegates none to the user)"), "\(pause.stderr)")
@@ -279,6 +284,57 @@ extension EngineSuite {
                 let noMap = try user.berth(["run", "--rm", "--userns", "nomap", "busybox", "true"])
                 #expect(noMap.status == 125)
                 #expect(noMap.stderr == "berth: invalid --userns nomap: nomap is not supported by rootless berth yet\n")
+            }
+        }
+
+        /// On a cgroup v2 host that delegates a subtree to the user (made here as systemd makes user@UID.service:
+        /// the directory and its cgroup.procs, cgroup.subtree_control and cgroup.threads chowned to the user, its
+        /// commands started in a leaf below), rootless containers get cgroups there: limits apply, pause and
+        /// stats work, and rm removes the cgroup. (`top` is left out: user-mode Linux gives ps no boot time.) (This host's cgroup v1 delegates nothing: the test runs in
+        /// the cgroup v2 kernel, scripts/test.sh.)
+        @Test(.enabled(if: FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")))
+        func limitsApplyInADelegatedCgroupV2Subtree() throws {
+            let top = "/sys/fs/cgroup/berth-delegated-\(getpid())-\(UInt32.random(in: 0...999_999))"
+            defer {
+                for directory in [top + "/berth", top + "/session", top] {
+                    for _ in 0..<100 where rmdir(directory) != 0 && errno == EBUSY { usleep(20_000) }
+                }
+            }
+            try withRootlessUser { user in
+                for controller in ["memory", "pids", "cpu"] {
+                    try? "+\(controller)".write(toFile: "/sys/fs/cgroup/cgroup.subtree_control", atomically: false, encoding: .utf8)
+                }
+                for directory in [top, top + "/session"] {
+                    #expect(mkdir(directory, 0o755) == 0, "mkdir \(directory): \(errno)")
+                    for file in ["", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads"] {
+                        #expect(chown(directory + file, user.uid, user.gid) == 0, "chown \(directory + file)")
+                    }
+                }
+                user.cgroup = top + "/session"
+                defer { user.cleanUp() }   // before the cgroups go: the pause process lives in the leaf
+                try user.importBusybox()
+                let run = try user.berth(["run", "-d", "--name", "held", "--network", "none", "-m", "64m", "--pids-limit", "20",
+                                          "--cpus", "0.5", "busybox", "sleep", "300"])
+                #expect(run.succeeded, "\(run.stderr)")
+                let id = run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                let cgroup = top + "/berth/" + id
+                func read(_ file: String) -> String {
+                    ((try? String(contentsOfFile: cgroup + "/" + file, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+                #expect(read("memory.max") == "67108864")
+                #expect(read("pids.max") == "20")
+                #expect(read("cpu.max") == "50000 100000")
+                let pid = try user.berth(["inspect", "-f", "{{.State.Pid}}", "held"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                #expect(read("cgroup.procs").split(separator: "\n").contains(Substring(pid)), "\(read("cgroup.procs")) \(pid)")
+                #expect(try user.berth(["pause", "held"]).succeeded)
+                #expect(read("cgroup.freeze") == "1")
+                #expect(try user.berth(["inspect", "-f", "{{.State.Status}}", "held"]).stdout == "paused\n")
+                #expect(try user.berth(["unpause", "held"]).succeeded)
+                #expect(read("cgroup.freeze") == "0")
+                let stats = try user.berth(["stats", "--no-stream", "--format", "{{.MemUsage}}", "held"])
+                #expect(stats.stdout.contains("/ 64MiB"), "\(stats.stdout) \(stats.stderr)")
+                #expect(try user.berth(["rm", "-f", "held"]).succeeded)
+                #expect(!FileManager.default.fileExists(atPath: cgroup))
             }
         }
 
