@@ -241,6 +241,12 @@ class Bench:
     # ---- setup ----
     def prepare(self):
         berth = find_berth(self.args.berth)
+        # The runtimes' state roots: on a tmpfs by default, as /run (runc's, crun's and berth's default root) is
+        # on real hosts; --state-on-disk keeps them on the temp dir's filesystem (this dev host's /run is ext4).
+        self.state = os.path.join(self.work, "state")
+        os.makedirs(self.state)
+        if not self.args.state_on_disk:
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0711", "tmpfs", self.state], check=True)
         self.bundle = os.path.join(self.work, "bundle")
         os.makedirs(self.bundle)
         subprocess.run(["sh", os.path.join(REPO, "scripts/make-busybox-rootfs.sh"), os.path.join(self.bundle, "rootfs")],
@@ -287,9 +293,9 @@ class Bench:
             plain = [p for p in plain if p[0] in keep or p[0].split("-")[0] in keep]
         self.runtimes = []
         if self.args.seccomp != "default" or self.seccomp_bundle is None:
-            self.runtimes += [Runtime(n, b, os.path.join(self.work, f"root-{n}"), self.bundle, w) for n, b, w in plain]
+            self.runtimes += [Runtime(n, b, os.path.join(self.state, f"root-{n}"), self.bundle, w) for n, b, w in plain]
         if self.seccomp_bundle:
-            self.runtimes += [Runtime(n + " +seccomp", b, os.path.join(self.work, f"root-{n}-sc"), self.seccomp_bundle, w, base=n)
+            self.runtimes += [Runtime(n + " +seccomp", b, os.path.join(self.state, f"root-{n}-sc"), self.seccomp_bundle, w, base=n)
                               for n, b, w in plain]
         for runtime in self.runtimes:
             os.makedirs(runtime.root)
@@ -409,7 +415,8 @@ class Bench:
               f"busybox bundle, runtimes alternating cycle by cycle ({self.args.warmup} warm-up cycles each not counted)")
         print(f"host: {platform.node()} kernel {platform.release()}, {os.cpu_count()} CPUs, "
               f"load average {self.load[0][0]:.2f} before / {self.load[1][0]:.2f} after; "
-              f"namespaces: {','.join(self.namespaces)}")
+              f"namespaces: {','.join(self.namespaces)}; state roots on "
+              f"{'the temp dir (' + subprocess.run(['stat', '-fc', '%T', self.work], capture_output=True, text=True).stdout.strip() + ')' if self.args.state_on_disk else 'a tmpfs'}")
         for runtime in self.runtimes:
             wrap = f" (create via {os.path.relpath(WRAPPER, REPO)})" if runtime.wrap_create else ""
             print(f"  {runtime.name:14} {runtime.binary}: {self.versions[runtime.name]}{wrap}")
@@ -515,6 +522,8 @@ def main():
     parser = argparse.ArgumentParser(description="create+start+wait+delete cycles of /bin/true: berth-runtime vs runc vs crun")
     parser.add_argument("-n", "--iterations", type=int, default=int(os.environ.get("N", "100")),
                         help="counted cycles per runtime (default 100, or $N)")
+    parser.add_argument("--state-on-disk", action="store_true",
+                        help="state roots on the temp dir's filesystem instead of a tmpfs (as /run is on real hosts)")
     parser.add_argument("--warmup", type=int, default=3, help="uncounted cycles per runtime first (default 3)")
     parser.add_argument("--berth", help="berth-runtime binary (default: $BERTH_RUNTIME, .build-bench/release, .build/release)")
     parser.add_argument("--rss-cycles", type=int, default=20,

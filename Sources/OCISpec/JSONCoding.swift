@@ -9,6 +9,9 @@ public struct SpecDecodingError: Error, CustomStringConvertible, Sendable {
     public let file: String
     public let fieldPath: String
     public let reason: String
+    public init(file: String, fieldPath: String, reason: String) {
+        self.file = file; self.fieldPath = fieldPath; self.reason = reason
+    }
     /// One line, always: keys and values quoted from the document may hold line breaks.
     public var description: String {
         SpecText.oneLine(fieldPath.isEmpty ? "\(file): \(reason)" : "\(file): field \(fieldPath): \(reason)")

@@ -83,7 +83,7 @@ public struct ContainerStore: Sendable {
 
     func save(_ record: ContainerRecord) throws(RuntimeError) {
         try step("saving state of \(record.id)") {
-            try Files.replace(statePath(of: record.id), Array(try SpecJSON.encode(record)), mode: 0o600)
+            try Files.replace(statePath(of: record.id), record.json, mode: 0o600)
         }
     }
 
@@ -114,8 +114,8 @@ public struct ContainerStore: Sendable {
             if !exists(id) { throw RuntimeError(RuntimeError.notExist, "") }
             throw RuntimeError("container \(id)", "its state is incomplete (a create was interrupted); `delete --force` removes it")
         }
-        return try step("reading state of \(id)") {
-            try SpecJSON.decode(ContainerRecord.self, from: Data(bytes), file: path)
+        do { return try ContainerRecord(json: bytes, file: path) } catch {
+            throw RuntimeError("reading state of \(id)", error.description)
         }
     }
 
@@ -125,5 +125,92 @@ public struct ContainerStore: Sendable {
 
     func remove(_ id: String) throws(RuntimeError) {
         try step("removing state of \(id)") { try Files.removeTree(directory(of: id)) }
+    }
+}
+
+/// state.json without Codable (`JSONValue`): `start`, `kill`, `state` and `delete` each read it in a new
+/// process, and `create` writes it twice. The keys are the properties' names, as Codable wrote them, so records
+/// of either kind read back alike.
+extension ContainerRecord {
+    init(json bytes: [UInt8], file: String) throws(SpecDecodingError) {
+        let root: JSONValue
+        do { root = try JSONValue.parse(bytes) } catch { throw SpecDecodingError(file: file, fieldPath: "", reason: error.description) }
+        guard case .object = root else { throw SpecDecodingError(file: file, fieldPath: "", reason: "not a JSON object") }
+        func fail(_ key: String, _ reason: String) -> SpecDecodingError { SpecDecodingError(file: file, fieldPath: key, reason: reason) }
+        func string(_ key: String) throws(SpecDecodingError) -> String {
+            guard let value = root[key]?.string else { throw fail(key, root[key] == nil ? "missing" : "expected a string") }
+            return value
+        }
+        func optional<T>(_ key: String, _ read: (JSONValue) -> T?, _ kind: String) throws(SpecDecodingError) -> T? {
+            guard let value = root[key], !value.isNull else { return nil }
+            guard let read = read(value) else { throw fail(key, "expected \(kind)") }
+            return read
+        }
+        func strings(_ value: JSONValue) -> [String]? {
+            guard let items = value.array else { return nil }
+            var out: [String] = []
+            for item in items { guard let s = item.string else { return nil }; out.append(s) }
+            return out
+        }
+        func hooks(_ value: JSONValue) -> [Spec.Hook]? {
+            guard let items = value.array else { return nil }
+            var out: [Spec.Hook] = []
+            for item in items {
+                guard let path = item["path"]?.string else { return nil }
+                var hook = Spec.Hook(path: path)
+                if let args = item["args"], !args.isNull { guard let list = strings(args) else { return nil }; hook.args = list }
+                if let env = item["env"], !env.isNull { guard let list = strings(env) else { return nil }; hook.env = list }
+                if let timeout = item["timeout"], !timeout.isNull { guard let n = timeout.int64 else { return nil }; hook.timeout = Int(n) }
+                out.append(hook)
+            }
+            return out
+        }
+        id = try string("id")
+        bundle = try string("bundle")
+        rootfs = try string("rootfs")
+        created = try string("created")
+        owner = try string("owner")
+        guard let pid = root["initPid"]?.int64, let narrow = Int32(exactly: pid) else { throw fail("initPid", "expected a pid") }
+        initPid = narrow
+        initStartTime = try optional("initStartTime", { $0.uint64 }, "a number")
+        cgroupPath = try string("cgroupPath")
+        annotations = try optional("annotations", { value -> [String: String]? in
+            guard case .object(let members) = value else { return nil }
+            var out: [String: String] = [:]
+            for member in members { guard let s = member.value.string else { return nil }; out[member.key] = s }
+            return out
+        }, "an object of strings")
+        poststart = try optional("poststart", hooks, "a list of hooks")
+        poststop = try optional("poststop", hooks, "a list of hooks")
+        guard let completed = root["createCompleted"]?.bool else { throw fail("createCompleted", "expected a boolean") }
+        createCompleted = completed
+        ociVersion = try optional("ociVersion", { $0.string }, "a string")
+    }
+
+    var json: [UInt8] {
+        func strings(_ list: [String]) -> JSONValue { .array(list.map { .string($0) }) }
+        func hooks(_ list: [Spec.Hook]) -> JSONValue {
+            .array(list.map { hook in
+                var members: [(key: String, value: JSONValue)] = [("path", .string(hook.path))]
+                if let args = hook.args { members.append(("args", strings(args))) }
+                if let env = hook.env { members.append(("env", strings(env))) }
+                if let timeout = hook.timeout { members.append(("timeout", .number(String(timeout)))) }
+                return .object(members)
+            })
+        }
+        var members: [(key: String, value: JSONValue)] = [
+            ("id", .string(id)), ("bundle", .string(bundle)), ("rootfs", .string(rootfs)), ("created", .string(created)),
+            ("owner", .string(owner)), ("initPid", .number(String(initPid))),
+        ]
+        if let initStartTime { members.append(("initStartTime", .number(String(initStartTime)))) }
+        members.append(("cgroupPath", .string(cgroupPath)))
+        if let annotations {
+            members.append(("annotations", .object(annotations.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
+        }
+        if let poststart { members.append(("poststart", hooks(poststart))) }
+        if let poststop { members.append(("poststop", hooks(poststop))) }
+        members.append(("createCompleted", .bool(createCompleted)))
+        if let ociVersion { members.append(("ociVersion", .string(ociVersion))) }
+        return Array(JSONValue.object(members).text.utf8)
     }
 }

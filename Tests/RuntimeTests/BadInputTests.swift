@@ -45,6 +45,38 @@ struct BadInputTests {
         #expect(bundle.leftovers().isEmpty, "\(bundle.leftovers())")
     }
 
+    /// state.json is read without Codable: a record in Codable's own layout (pretty, keys sorted, `\/` escapes,
+    /// hooks and annotations with non-ASCII text) reads back, and a damaged one is one line naming the field.
+    @Test func stateFilesOfEitherLayoutReadBackAndADamagedOneNamesTheField() throws {
+        let bundle = try Bundle(args: ["sleep", "100"])
+        defer { bundle.destroy() }
+        bundle.spec.annotations = ["note": "café \"quoted\"\nline", "path": "/a/b"]
+        bundle.spec.hooks = Spec.Hooks()
+        bundle.spec.hooks?.poststop = [Spec.Hook(path: "/bin/true", args: ["true", "é"], env: ["A=1"], timeout: 5)]
+        #expect(try bundle.create().succeeded)
+        let path = bundle.stateRoot + "/" + bundle.id + "/state.json"
+        let written = try Data(contentsOf: URL(fileURLWithPath: path))
+        // What Codable would have written: the same keys, another layout.
+        let object = try JSONSerialization.jsonObject(with: written)
+        let relaid = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        #expect(String(decoding: relaid, as: UTF8.self).contains("\\/"), "JSONSerialization escapes slashes")
+        try relaid.write(to: URL(fileURLWithPath: path))
+        let state = try bundle.runtime(["state", bundle.id])
+        #expect(state.succeeded, "\(state.stderr)")
+        #expect(state.stdout.contains("\"note\": \"café \\\"quoted\\\"\\nline\""), "\(state.stdout)")
+        #expect(state.stdout.contains("\"path\": \"/a/b\""), "\(state.stdout)")
+        // A damaged record: the field and the file are named, on one line; delete --force still cleans up.
+        var damaged = try #require(object as? [String: Any])
+        damaged["initPid"] = "one"
+        try JSONSerialization.data(withJSONObject: damaged).write(to: URL(fileURLWithPath: path))
+        let refused = try bundle.runtime(["state", bundle.id])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.split(separator: "\n").count == 1 && refused.stderr.contains("state.json: field initPid: expected a pid"), "\(refused.stderr)")
+        try relaid.write(to: URL(fileURLWithPath: path))
+        #expect(try bundle.runtime(["delete", "--force", bundle.id]).succeeded)
+        #expect(bundle.leftovers().isEmpty, "\(bundle.leftovers())")
+    }
+
     /// Found by the SpecValidation fuzzer: a config string holding a newline made the error two lines.
     @Test func errorQuotingAConfigStringWithANewlineIsOneLine() throws {
         let bundle = try Bundle()
