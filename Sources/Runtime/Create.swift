@@ -146,6 +146,13 @@ extension Runtime {
     }
 
     /// Clones the init into its namespaces and walks it through set-up over the sync channel.
+    /// The host's cgroup layout as the manager already found it (one read of the mount table less per create).
+    static func cgroupMode(of manager: any CgroupManager) -> CgroupMode {
+        if manager is CgroupV2Manager { return .unified }
+        if let v1 = manager as? CgroupV1Manager { return v1.unifiedDirectory != nil ? .hybrid : .legacy }
+        return Cgroups.detectMode()
+    }
+
     private func launchInit(record: ContainerRecord, spec: Spec, plan: NamespacePlan, manager: any CgroupManager,
                             options: CreateOptions, consoleSocket: Int32, seccomp: SeccompProgram?,
                             cleanup: inout CreateCleanup) throws(RuntimeError) -> Int32 {
@@ -182,7 +189,7 @@ extension Runtime {
         if let directory = fastJoin?.unifiedDirectory { unifiedFd = open(directory, 0o10000000 | O_DIRECTORY | O_CLOEXEC) }
         defer { if unifiedFd >= 0 { close(unifiedFd) } }
         var context = InitContext(record: record, spec: spec, plan: plan, syncFd: childEnd, stateDirectoryFd: stateDirectoryFd,
-                                  consoleSocket: consoleSocket, options: options, cgroupMode: Cgroups.detectMode(),
+                                  consoleSocket: consoleSocket, options: options, cgroupMode: Self.cgroupMode(of: manager),
                                   selfJoinTaskFiles: fastJoin?.selfJoinTaskFiles ?? [], seccomp: seccomp)
         if plan.new.contains(.user) || plan.joins.contains(where: { $0.kind == .user }) {
             context.bindSources = Self.openBindSources(spec: spec, bundle: record.bundle)

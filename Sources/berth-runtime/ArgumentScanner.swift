@@ -14,13 +14,18 @@ struct ArgumentScanner {
         let kind: Kind
     }
 
-    private(set) var values: [String: [String]] = [:]
+    /// (canonical name, value) in command-line order. Arrays, not dictionaries: a command has a few flags, and a
+    /// process's first Dictionary of a new type costs more (the Swift runtime's conformance lookups) than
+    /// scanning a dozen entries.
+    private(set) var values: [(name: String, value: String)] = []
     private(set) var positional: [String] = []
 
     /// `flags` map every accepted spelling (without dashes) to its canonical name.
     init(_ arguments: [String], flags: [FlagSpec], stopAtFirstPositional: Bool = false) throws(UsageError) {
-        var byName: [String: (String, Kind)] = [:]
-        for spec in flags { for name in spec.names { byName[name] = (spec.names[0], spec.kind) } }
+        func lookup(_ name: Substring) -> (String, Kind)? {
+            for spec in flags where spec.names.contains(where: { $0 == name }) { return (spec.names[0], spec.kind) }
+            return nil
+        }
         var index = 0
         var flagsDone = false
         while index < arguments.count {
@@ -38,7 +43,7 @@ struct ArgumentScanner {
                 inlineValue = String(body[body.index(after: equals)...])
                 body = body[..<equals]
             }
-            guard let (canonical, kind) = byName[String(body)] else {
+            guard let (canonical, kind) = lookup(body) else {
                 throw UsageError(message: "flag provided but not defined: -\(body)")
             }
             switch kind {
@@ -47,22 +52,22 @@ struct ArgumentScanner {
                 guard value == "true" || value == "false" || value == "1" || value == "0" else {
                     throw UsageError(message: "invalid boolean value \"\(value)\" for -\(body)")
                 }
-                values[canonical, default: []].append(value == "true" || value == "1" ? "true" : "false")
+                values.append((canonical, value == "true" || value == "1" ? "true" : "false"))
             case .value, .multi:
                 if let inlineValue {
-                    values[canonical, default: []].append(inlineValue)
+                    values.append((canonical, inlineValue))
                 } else {
                     guard index < arguments.count else { throw UsageError(message: "flag needs an argument: -\(body)") }
-                    values[canonical, default: []].append(arguments[index])
+                    values.append((canonical, arguments[index]))
                     index += 1
                 }
             }
         }
     }
 
-    func bool(_ name: String) -> Bool { values[name]?.last == "true" }
-    func string(_ name: String) -> String? { values[name]?.last }
-    func strings(_ name: String) -> [String] { values[name] ?? [] }
+    func bool(_ name: String) -> Bool { string(name) == "true" }
+    func string(_ name: String) -> String? { values.last { $0.name == name }?.value }
+    func strings(_ name: String) -> [String] { values.filter { $0.name == name }.map(\.value) }
 
     func int(_ name: String) throws(UsageError) -> Int? {
         guard let text = string(name) else { return nil }
