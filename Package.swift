@@ -39,7 +39,7 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "Images", dependencies: ["OCISpec", "Linux", "CArchive", "CCrypto"]),
         // Go's text/template, the subset docker's and podman's --format use. Pure Swift, no I/O.
-        .target(name: "Template"),
+        .target(name: "Template", dependencies: ["OCISpec"]),
         // The per-container supervisor (conmon's role): single-threaded, FoundationEssentials only, so
         // it can call Runtime.create in-process; linked statically because it lives as long as its container.
         .target(name: "Monitor", dependencies: ["Runtime", "Cgroups", "Linux", "OCISpec"]),

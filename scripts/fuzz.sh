@@ -84,12 +84,13 @@ modules_for() {
         RuntimeConfig|ImageManifest) echo "OCISpec" ;;
         SpecValidation) echo "OCISpec Linux Cgroups Runtime" ;;
         LayerUnpack) echo "OCISpec Linux Images" ;;
-        Template) echo "Template" ;;
+        Template) echo "OCISpec Template" ;;
     esac
 }
 deps_of() {
     case "$1" in
-        OCISpec|Template) echo "" ;;
+        OCISpec) echo "" ;;
+        Template) echo "OCISpec" ;;
         Linux) echo "OCISpec" ;;
         Cgroups) echo "Linux OCISpec" ;;
         Runtime) echo "Cgroups Linux OCISpec" ;;

@@ -1,16 +1,107 @@
-/// A small JSON reader and writer for the runtime's own state files, which every `start`, `kill` and `delete`
-/// reads. Codable costs each new process the Swift runtime's first-use work (generic metadata, conformance
-/// scans over the whole static binary) for every type it touches; this reads bytes into one plain enum.
-/// config.json keeps Codable, whose errors name the offending field.
-public enum JSONValue: Sendable, Equatable {
-    case null
-    case bool(Bool)
-    /// The number as written (integers are read back exactly, whatever their size).
-    case number(String)
-    case string(String)
+/// JSON as one plain value, read and written by hand.
+///
+/// Writing is Go's encoding/json, which is what runc prints and what scripts compare against: keys in the order
+/// given (Go: struct field order; maps sorted, so callers sort them), `<`, `>`, `&`, U+2028 and U+2029 escaped,
+/// other control characters as `\u00XX` except `\n` `\r` `\t`. `indented` is json.MarshalIndent (and
+/// Encoder.SetIndent): `"key": value`, one element per line, `{}` and `[]` when empty.
+///
+/// Reading (`parse`) serves the runtime's own state files, which every `start`, `kill` and `delete` reads in a
+/// new process. Codable would cost each of them the Swift runtime's first-use work (generic metadata,
+/// conformance scans over the whole static binary) for every type it touches, about 1 ms per type graph (see
+/// ARCHITECTURE.md); Foundation's encoder also neither keeps the field order nor escapes like Go. config.json
+/// keeps Codable, whose errors name the offending field.
+public indirect enum JSONValue: Sendable {
+    case object([(String, JSONValue)])
     case array([JSONValue])
-    case object([(key: String, value: JSONValue)])
+    case string(String)
+    case number(String)
+    case bool(Bool)
+    case null
 
+    public static func int<T: BinaryInteger>(_ value: T) -> JSONValue { .number(String(value)) }
+
+    /// A Go map[string]string: keys sorted, as encoding/json sorts them.
+    public static func stringMap(_ map: [String: String]) -> JSONValue {
+        .object(map.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, .string($0.value)) })
+    }
+
+    /// json.Marshal / Encoder.Encode without the newline the Encoder adds.
+    public var compact: String {
+        var out = ""
+        write(into: &out, indent: nil, depth: 0)
+        return out
+    }
+
+    /// json.MarshalIndent(v, "", indent).
+    public func indented(_ indent: String) -> String {
+        var out = ""
+        write(into: &out, indent: indent, depth: 0)
+        return out
+    }
+
+    private func write(into out: inout String, indent: String?, depth: Int) {
+        func newline(_ depth: Int) {
+            guard let indent else { return }
+            out += "\n"
+            for _ in 0..<depth { out += indent }
+        }
+        switch self {
+        case .object(let members):
+            if members.isEmpty { out += "{}"; return }
+            out += "{"
+            for (index, (key, value)) in members.enumerated() {
+                if index > 0 { out += "," }
+                newline(depth + 1)
+                JSONValue.quote(key, into: &out)
+                out += indent == nil ? ":" : ": "
+                value.write(into: &out, indent: indent, depth: depth + 1)
+            }
+            newline(depth)
+            out += "}"
+        case .array(let elements):
+            if elements.isEmpty { out += "[]"; return }
+            out += "["
+            for (index, value) in elements.enumerated() {
+                if index > 0 { out += "," }
+                newline(depth + 1)
+                value.write(into: &out, indent: indent, depth: depth + 1)
+            }
+            newline(depth)
+            out += "]"
+        case .string(let text): JSONValue.quote(text, into: &out)
+        case .number(let text): out += text
+        case .bool(let value): out += value ? "true" : "false"
+        case .null: out += "null"
+        }
+    }
+
+    public static func quote(_ text: String, into out: inout String) {
+        let hex: [Character] = Array("0123456789abcdef")
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "<", ">", "&", "\u{2028}", "\u{2029}":
+                let v = Int(scalar.value)
+                out += "\\u" + String([hex[v >> 12 & 0xf], hex[v >> 8 & 0xf], hex[v >> 4 & 0xf], hex[v & 0xf]])
+            default:
+                if scalar.value < 0x20 {
+                    let v = Int(scalar.value)
+                    out += "\\u00" + String([hex[v >> 4], hex[v & 0xf]])
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+    }
+}
+
+extension JSONValue: Equatable {
     public static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
@@ -18,14 +109,16 @@ public enum JSONValue: Sendable, Equatable {
         case let (.number(x), .number(y)): return x == y
         case let (.string(x), .string(y)): return x == y
         case let (.array(x), .array(y)): return x == y
-        case let (.object(x), .object(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        case let (.object(x), .object(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: return false
         }
     }
+}
 
+extension JSONValue {
     public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
-        return members.last { $0.key == key }?.value
+        return members.last { $0.0 == key }?.1
     }
 
     public var string: String? { if case .string(let s) = self { return s }; return nil }
@@ -35,219 +128,212 @@ public enum JSONValue: Sendable, Equatable {
     public var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
     public var isNull: Bool { if case .null = self { return true }; return false }
 
-    /// Parses one JSON document (RFC 8259); what follows it may only be whitespace.
+    /// Parses one JSON document; what follows it may only be whitespace.
     public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
         var reader = JSONReader(bytes: bytes)
+        reader.skipWhitespace()
         let value = try reader.value(depth: 0)
         reader.skipWhitespace()
-        guard reader.index == bytes.count else { throw reader.error("unexpected data after the document") }
+        if reader.position != bytes.count { throw reader.error("unexpected data after the value") }
         return value
-    }
-
-    /// Compact JSON text.
-    public var text: String {
-        var out = ""
-        write(to: &out)
-        return out
-    }
-
-    public func write(to out: inout String) {
-        switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .number(let n): out += n
-        case .string(let s): JSONValue.quote(s, into: &out)
-        case .array(let items):
-            out += "["
-            for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
-                item.write(to: &out)
-            }
-            out += "]"
-        case .object(let members):
-            out += "{"
-            for (i, member) in members.enumerated() {
-                if i > 0 { out += "," }
-                JSONValue.quote(member.key, into: &out)
-                out += ":"
-                member.value.write(to: &out)
-            }
-            out += "}"
-        }
-    }
-
-    /// `s` as a JSON string: quotes, backslashes and control characters escaped, `/` and non-ASCII kept.
-    public static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
     }
 }
 
-public struct JSONSyntaxError: Error, CustomStringConvertible, Sendable {
+public struct JSONSyntaxError: Error, CustomStringConvertible, Sendable, Equatable {
     public let offset: Int
     public let reason: String
     public var description: String { "invalid JSON at byte \(offset): \(reason)" }
 }
 
+/// RFC 8259, with Go's encoding/json where the RFC leaves a choice: a repeated key keeps its first position and
+/// takes its last value (as a Go map would), a lone surrogate escape decodes as U+FFFD. Numbers keep their text.
 struct JSONReader {
     let bytes: [UInt8]
-    var index = 0
-    /// Deeper documents are refused rather than recursed into (the files read this way are flat).
-    static let maxDepth = 64
+    var position = 0
+    /// Deep enough for any real document, shallow enough not to exhaust a thread's stack.
+    static let maximumDepth = 512
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
-    func error(_ reason: String) -> JSONSyntaxError { JSONSyntaxError(offset: index, reason: reason) }
+    func error(_ message: String) -> JSONSyntaxError { JSONSyntaxError(offset: position, reason: message) }
 
     mutating func skipWhitespace() {
-        while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
-            index += 1
-        }
-    }
-
-    mutating func literal(_ word: StaticString, _ value: JSONValue) throws(JSONSyntaxError) -> JSONValue {
-        let count = word.utf8CodeUnitCount
-        guard index + count <= bytes.count else { throw error("truncated literal") }
-        for i in 0..<count where bytes[index + i] != word.utf8Start[i] { throw error("invalid literal") }
-        index += count
-        return value
+        while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[position]) { position += 1 }
     }
 
     mutating func value(depth: Int) throws(JSONSyntaxError) -> JSONValue {
-        guard depth < Self.maxDepth else { throw error("nested too deeply") }
-        skipWhitespace()
-        guard index < bytes.count else { throw error("unexpected end") }
-        switch bytes[index] {
-        case UInt8(ascii: "{"):
-            index += 1
-            var members: [(key: String, value: JSONValue)] = []
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
-            while true {
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
-                let key = try string()
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
-                index += 1
-                members.append((key, try value(depth: depth + 1)))
-                skipWhitespace()
-                guard index < bytes.count else { throw error("unexpected end") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
-                throw error("expected ',' or '}'")
-            }
-        case UInt8(ascii: "["):
-            index += 1
-            var items: [JSONValue] = []
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
-            while true {
-                items.append(try value(depth: depth + 1))
-                skipWhitespace()
-                guard index < bytes.count else { throw error("unexpected end") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
-                throw error("expected ',' or ']'")
-            }
+        guard depth < Self.maximumDepth else { throw error("nesting deeper than \(Self.maximumDepth)") }
+        guard position < bytes.count else { throw error("unexpected end of input") }
+        switch bytes[position] {
+        case UInt8(ascii: "{"): return try object(depth: depth)
+        case UInt8(ascii: "["): return try array(depth: depth)
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): return try literal("true", .bool(true))
-        case UInt8(ascii: "f"): return try literal("false", .bool(false))
-        case UInt8(ascii: "n"): return try literal("null", .null)
-        default: return try number()
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
+        default: throw error("unexpected character")
+        }
+    }
+
+    mutating func literal(_ word: StaticString) throws(JSONSyntaxError) {
+        for i in 0..<word.utf8CodeUnitCount {
+            guard position < bytes.count, bytes[position] == word.utf8Start[i] else { throw error("invalid literal") }
+            position += 1
+        }
+    }
+
+    mutating func object(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+        position += 1
+        var pairs: [(String, JSONValue)] = []
+        skipWhitespace()
+        if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
+            position += 1
+            return .object(pairs)
+        }
+        while true {
+            skipWhitespace()
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw error("expected a key") }
+            let key = try string()
+            skipWhitespace()
+            guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':'") }
+            position += 1
+            skipWhitespace()
+            let element = try value(depth: depth + 1)
+            // Objects are small: a scan, not a Dictionary (a new process's first one costs conformance lookups).
+            if let existing = pairs.firstIndex(where: { $0.0 == key }) {
+                pairs[existing].1 = element
+            } else {
+                pairs.append((key, element))
+            }
+            skipWhitespace()
+            guard position < bytes.count else { throw error("unexpected end of input") }
+            if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
+            if bytes[position] == UInt8(ascii: "}") { position += 1; return .object(pairs) }
+            throw error("expected ',' or '}'")
+        }
+    }
+
+    mutating func array(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+        position += 1
+        var elements: [JSONValue] = []
+        skipWhitespace()
+        if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
+            position += 1
+            return .array(elements)
+        }
+        while true {
+            skipWhitespace()
+            elements.append(try value(depth: depth + 1))
+            skipWhitespace()
+            guard position < bytes.count else { throw error("unexpected end of input") }
+            if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
+            if bytes[position] == UInt8(ascii: "]") { position += 1; return .array(elements) }
+            throw error("expected ',' or ']'")
         }
     }
 
     mutating func number() throws(JSONSyntaxError) -> JSONValue {
-        let start = index
-        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-        var digits = 0
-        while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1; digits += 1 }
-        guard digits > 0 else { index = start; throw error("unexpected character") }
-        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-            index += 1
-            while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+        let start = position
+        func digits(_ reader: inout JSONReader) -> Int {
+            let from = reader.position
+            while reader.position < reader.bytes.count, reader.bytes[reader.position] >= 0x30, reader.bytes[reader.position] <= 0x39 {
+                reader.position += 1
+            }
+            return reader.position - from
         }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
-            index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-            while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+        if bytes[position] == UInt8(ascii: "-") { position += 1 }
+        if position < bytes.count, bytes[position] == UInt8(ascii: "0") {
+            position += 1
+        } else if digits(&self) == 0 {
+            throw error("invalid number")
         }
-        return .number(String(decoding: bytes[start..<index], as: UTF8.self))
+        if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
+            position += 1
+            if digits(&self) == 0 { throw error("invalid number") }
+        }
+        if position < bytes.count, bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E") {
+            position += 1
+            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
+                position += 1
+            }
+            if digits(&self) == 0 { throw error("invalid number") }
+        }
+        return .number(String(decoding: bytes[start..<position], as: UTF8.self))
     }
 
-    mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
-        guard index + 4 <= bytes.count else { throw error("truncated \\u escape") }
+    mutating func hexQuad() throws(JSONSyntaxError) -> UInt32 {
+        guard position + 4 <= bytes.count else { throw error("truncated \\u escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
-            let b = bytes[index]
+            let byte = bytes[position]
             let digit: UInt8
-            switch b {
-            case 0x30...0x39: digit = b - 0x30
-            case 0x41...0x46: digit = b - 0x41 + 10
-            case 0x61...0x66: digit = b - 0x61 + 10
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
             default: throw error("invalid \\u escape")
             }
             value = value << 4 | UInt32(digit)
-            index += 1
+            position += 1
         }
         return value
     }
 
-    /// At the opening quote.
     mutating func string() throws(JSONSyntaxError) -> String {
-        index += 1
-        let start = index
-        // The common case, no escapes: one slice.
-        while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 { index += 1 }
-        guard index < bytes.count else { throw error("unterminated string") }
-        if bytes[index] == UInt8(ascii: "\"") {
-            defer { index += 1 }
-            return String(decoding: bytes[start..<index], as: UTF8.self)
-        }
-        var out = Array(bytes[start..<index])
+        position += 1
+        var utf8: [UInt8] = []
         while true {
-            guard index < bytes.count else { throw error("unterminated string") }
-            let b = bytes[index]
-            if b == UInt8(ascii: "\"") { index += 1; return String(decoding: out, as: UTF8.self) }
-            if b < 0x20 { throw error("control character in a string") }
-            if b != UInt8(ascii: "\\") { out.append(b); index += 1; continue }
-            index += 1
-            guard index < bytes.count else { throw error("unterminated string") }
-            let escape = bytes[index]
-            index += 1
-            switch escape {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escape)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = try hex4()
-                if (0xD800..<0xDC00).contains(scalar), index + 6 <= bytes.count,
-                   bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
-                    index += 2
-                    let low = try hex4()
-                    guard (0xDC00..<0xE000).contains(low) else { throw error("invalid surrogate pair") }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+            guard position < bytes.count else { throw error("unterminated string") }
+            let byte = bytes[position]
+            switch byte {
+            case UInt8(ascii: "\""):
+                position += 1
+                return String(decoding: utf8, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                position += 1
+                guard position < bytes.count else { throw error("unterminated string") }
+                let escape = bytes[position]
+                position += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escape)
+                case UInt8(ascii: "b"): utf8.append(0x08)
+                case UInt8(ascii: "f"): utf8.append(0x0C)
+                case UInt8(ascii: "n"): utf8.append(0x0A)
+                case UInt8(ascii: "r"): utf8.append(0x0D)
+                case UInt8(ascii: "t"): utf8.append(0x09)
+                case UInt8(ascii: "u"):
+                    var code = try hexQuad()
+                    if (0xD800..<0xDC00).contains(code) {
+                        // A high surrogate needs its low half; Go decodes a lone one as U+FFFD.
+                        let save = position
+                        if position + 2 <= bytes.count, bytes[position] == UInt8(ascii: "\\"),
+                           bytes[position + 1] == UInt8(ascii: "u") {
+                            position += 2
+                            let low = try hexQuad()
+                            if (0xDC00..<0xE000).contains(low) {
+                                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                            } else {
+                                position = save
+                                code = 0xFFFD
+                            }
+                        } else {
+                            code = 0xFFFD
+                        }
+                    } else if (0xDC00..<0xE000).contains(code) {
+                        code = 0xFFFD
+                    }
+                    let scalar = Unicode.Scalar(code) ?? "\u{FFFD}"
+                    utf8.append(contentsOf: String(Character(scalar)).utf8)
+                default:
+                    position -= 1
+                    throw error("invalid escape")
                 }
-                guard let unicode = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
-                out.append(contentsOf: Array(String(Character(unicode)).utf8))
-            default: throw error("invalid escape")
+            case 0x00..<0x20:
+                throw error("control character in string")
+            default:
+                utf8.append(byte)
+                position += 1
             }
         }
     }

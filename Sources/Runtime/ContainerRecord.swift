@@ -177,7 +177,7 @@ extension ContainerRecord {
         annotations = try optional("annotations", { value -> [String: String]? in
             guard case .object(let members) = value else { return nil }
             var out: [String: String] = [:]
-            for member in members { guard let s = member.value.string else { return nil }; out[member.key] = s }
+            for (key, member) in members { guard let s = member.string else { return nil }; out[key] = s }
             return out
         }, "an object of strings")
         poststart = try optional("poststart", hooks, "a list of hooks")
@@ -191,14 +191,14 @@ extension ContainerRecord {
         func strings(_ list: [String]) -> JSONValue { .array(list.map { .string($0) }) }
         func hooks(_ list: [Spec.Hook]) -> JSONValue {
             .array(list.map { hook in
-                var members: [(key: String, value: JSONValue)] = [("path", .string(hook.path))]
+                var members: [(String, JSONValue)] = [("path", .string(hook.path))]
                 if let args = hook.args { members.append(("args", strings(args))) }
                 if let env = hook.env { members.append(("env", strings(env))) }
                 if let timeout = hook.timeout { members.append(("timeout", .number(String(timeout)))) }
                 return .object(members)
             })
         }
-        var members: [(key: String, value: JSONValue)] = [
+        var members: [(String, JSONValue)] = [
             ("id", .string(id)), ("bundle", .string(bundle)), ("rootfs", .string(rootfs)), ("created", .string(created)),
             ("owner", .string(owner)), ("initPid", .number(String(initPid))),
         ]
@@ -211,6 +211,6 @@ extension ContainerRecord {
         if let poststop { members.append(("poststop", hooks(poststop))) }
         members.append(("createCompleted", .bool(createCompleted)))
         if let ociVersion { members.append(("ociVersion", .string(ociVersion))) }
-        return Array(JSONValue.object(members).text.utf8)
+        return Array(JSONValue.object(members).compact.utf8)
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import Linux
+import OCISpec
 import Runtime
 
 /// `--log FILE` and `--log-format text|json`: runc's logrus lines, which containerd's shim reads back
@@ -28,7 +29,7 @@ struct Log {
     static func line(level: String, _ message: String, json: Bool) -> String {
         let time = Clock.rfc3339Seconds()
         if json {
-            return GoJSON.object([("level", .string(level)), ("msg", .string(message)), ("time", .string(time))]).compact + "\n"
+            return JSONValue.object([("level", .string(level)), ("msg", .string(message)), ("time", .string(time))]).compact + "\n"
         }
         return "time=\(logfmtValue(time)) level=\(logfmtValue(level)) msg=\(logfmtValue(message))\n"
     }

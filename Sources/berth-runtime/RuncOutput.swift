@@ -8,8 +8,8 @@ import Runtime
 /// `features` (spec has SpecTemplate). Scripts and shims parse these, some with fixed expectations.
 enum RuncOutput {
     /// runc's containerState (list.go): annotations only when there are some; `state` leaves owner empty.
-    static func state(_ state: ContainerState, owner: String) -> GoJSON {
-        var members: [(String, GoJSON)] = [
+    static func state(_ state: ContainerState, owner: String) -> JSONValue {
+        var members: [(String, JSONValue)] = [
             ("ociVersion", .string(state.ociVersion)),
             ("id", .string(state.id)),
             ("pid", .int(state.pid)),
@@ -25,7 +25,7 @@ enum RuncOutput {
 
     /// `list -f json`: one line; `null` when there are no containers (a nil Go slice).
     static func list(_ states: [(ContainerState, owner: String)]) -> String {
-        (states.isEmpty ? GoJSON.null : .array(states.map { state($0.0, owner: $0.owner) })).compact + "\n"
+        (states.isEmpty ? JSONValue.null : .array(states.map { state($0.0, owner: $0.owner) })).compact + "\n"
     }
 
     /// `list`'s table: text/tabwriter with minwidth 12, padding 3, created as RFC 3339 with nanoseconds.
@@ -49,21 +49,21 @@ enum RuncOutput {
 
     /// `ps -f json`: the pids on one line, `null` for none.
     static func pids(_ pids: [Int32]) -> String {
-        (pids.isEmpty ? GoJSON.null : .array(pids.map { .int($0) })).compact + "\n"
+        (pids.isEmpty ? JSONValue.null : .array(pids.map { .int($0) })).compact + "\n"
     }
 
     /// One `events` line (types.Event): data left out when there is none (an `oom` event).
     static func event(type: String, id: String, stats: CgroupStats?) -> String {
-        var members: [(String, GoJSON)] = [("type", .string(type)), ("id", .string(id))]
+        var members: [(String, JSONValue)] = [("type", .string(type)), ("id", .string(id))]
         if let stats { members.append(("data", data(stats))) }
-        return GoJSON.object(members).compact + "\n"
+        return JSONValue.object(members).compact + "\n"
     }
 
     /// runc 1.1.5's types.Stats, with its omitempty rules (zero numbers and empty lists left out,
     /// structs always there). Pressure and memory.events counts are newer than 1.1.5: not printed.
-    static func data(_ s: CgroupStats) -> GoJSON {
-        func numbers<T: BinaryInteger>(_ values: [T]) -> GoJSON { .array(values.map { .int($0) }) }
-        func omittingZero(_ members: [(String, UInt64)]) -> [(String, GoJSON)] {
+    static func data(_ s: CgroupStats) -> JSONValue {
+        func numbers<T: BinaryInteger>(_ values: [T]) -> JSONValue { .array(values.map { .int($0) }) }
+        func omittingZero(_ members: [(String, UInt64)]) -> [(String, JSONValue)] {
             members.filter { $0.1 != 0 }.map { ($0.0, .int($0.1)) }
         }
         var usage = omittingZero([("total", s.cpu.usage.total)])
@@ -75,7 +75,7 @@ enum RuncOutput {
                                        ("throttledTime", s.cpu.throttling.throttledTime)])
 
         let c = s.cpuset
-        var cpuset: [(String, GoJSON)] = []
+        var cpuset: [(String, JSONValue)] = []
         if !c.cpus.isEmpty { cpuset.append(("cpus", numbers(c.cpus))) }
         cpuset.append(("cpu_exclusive", .int(c.cpuExclusive)))
         if !c.mems.isEmpty { cpuset.append(("mems", numbers(c.mems))) }
@@ -84,7 +84,7 @@ enum RuncOutput {
                    ("memory_spread_slab", .int(c.memorySpreadSlab)), ("memory_pressure", .int(c.memoryPressure)),
                    ("sched_load_balance", .int(c.schedLoadBalance)), ("sched_relax_domain_level", .int(c.schedRelaxDomainLevel))]
 
-        func entry(_ e: CgroupStats.MemoryEntry) -> GoJSON {
+        func entry(_ e: CgroupStats.MemoryEntry) -> JSONValue {
             .object([("limit", .int(e.limit))] + omittingZero([("usage", e.usage), ("max", e.max)]) + [("failcnt", .int(e.failcnt))])
         }
         var memory = omittingZero([("cache", s.memory.cache)])
@@ -94,18 +94,18 @@ enum RuncOutput {
             memory.append(("raw", .object(s.memory.raw.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, .int($0.value)) })))
         }
 
-        func blkio(_ entries: [CgroupStats.BlkioEntry]) -> GoJSON {
+        func blkio(_ entries: [CgroupStats.BlkioEntry]) -> JSONValue {
             .array(entries.map { e in
                 var members = omittingZero([("major", e.major), ("minor", e.minor)])
                 if !e.op.isEmpty { members.append(("op", .string(e.op))) }
                 return .object(members + omittingZero([("value", e.value)]))
             })
         }
-        var io: [(String, GoJSON)] = []
+        var io: [(String, JSONValue)] = []
         if !s.blkio.ioServiceBytesRecursive.isEmpty { io.append(("ioServiceBytesRecursive", blkio(s.blkio.ioServiceBytesRecursive))) }
         if !s.blkio.ioServicedRecursive.isEmpty { io.append(("ioServicedRecursive", blkio(s.blkio.ioServicedRecursive))) }
 
-        let hugetlb = s.hugetlb.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { size, h -> (String, GoJSON) in
+        let hugetlb = s.hugetlb.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { size, h -> (String, JSONValue) in
             (size, .object(omittingZero([("usage", h.usage), ("max", h.max)]) + [("failcnt", .int(h.failcnt))]))
         }
         return .object([
@@ -123,10 +123,10 @@ enum RuncOutput {
     /// `features`: the runtime-spec features document in its Go struct order, indented with four
     /// spaces and ended by a newline, as runc's encoder writes it. The values are berth-runtime's own.
     static func features(_ f: RuntimeFeatures) -> String {
-        func strings(_ values: [String]) -> GoJSON { .array(values.map { .string($0) }) }
-        func enabled(_ value: Bool) -> GoJSON { .object([("enabled", .bool(value))]) }
+        func strings(_ values: [String]) -> JSONValue { .array(values.map { .string($0) }) }
+        func enabled(_ value: Bool) -> JSONValue { .object([("enabled", .bool(value))]) }
         let l = f.linux
-        let linux: GoJSON = .object([
+        let linux: JSONValue = .object([
             ("namespaces", strings(l.namespaces)),
             ("capabilities", strings(l.capabilities)),
             ("cgroup", .object([("v1", .bool(l.cgroup.v1)), ("v2", .bool(l.cgroup.v2)), ("systemd", .bool(l.cgroup.systemd)),
@@ -139,7 +139,7 @@ enum RuncOutput {
             ("intelRdt", enabled(l.intelRdt.enabled)),
             ("mountExtensions", .object([("idmap", enabled(l.mountExtensions.idmap.enabled))])),
         ])
-        return GoJSON.object([
+        return JSONValue.object([
             ("ociVersionMin", .string(f.ociVersionMin)),
             ("ociVersionMax", .string(f.ociVersionMax)),
             ("hooks", strings(f.hooks)),

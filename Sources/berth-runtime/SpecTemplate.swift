@@ -1,5 +1,6 @@
 import Glibc
 import Linux
+import OCISpec
 
 /// The config.json `spec` writes: runc 1.1.5's `runc spec` (specconv.Example) and `--rootless`
 /// (specconv.ToRootless) byte for byte, tabs and all, so a config made for runc and one made here are
@@ -14,10 +15,10 @@ enum SpecTemplate {
     /// cgroup2 mount has cgroup.controllers (statfs is not in Swift's Glibc module).
     static var isCgroup2Unified: Bool { Files.exists("/sys/fs/cgroup/cgroup.controllers") }
 
-    static func document(rootless: Bool, uid: UInt32, gid: UInt32, cgroup2: Bool) -> GoJSON {
-        func strings(_ values: [String]) -> GoJSON { .array(values.map { .string($0) }) }
+    static func document(rootless: Bool, uid: UInt32, gid: UInt32, cgroup2: Bool) -> JSONValue {
+        func strings(_ values: [String]) -> JSONValue { .array(values.map { .string($0) }) }
         let caps = strings(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
-        let process: GoJSON = .object([
+        let process: JSONValue = .object([
             ("terminal", .bool(true)),
             ("user", .object([("uid", .int(0)), ("gid", .int(0))])),
             ("args", strings(["sh"])),
@@ -27,12 +28,12 @@ enum SpecTemplate {
             ("rlimits", .array([.object([("type", .string("RLIMIT_NOFILE")), ("hard", .int(1024)), ("soft", .int(1024))])])),
             ("noNewPrivileges", .bool(true)),
         ])
-        func mount(_ destination: String, _ type: String, _ source: String, _ options: [String]? = nil) -> GoJSON {
-            var members: [(String, GoJSON)] = [("destination", .string(destination)), ("type", .string(type)), ("source", .string(source))]
+        func mount(_ destination: String, _ type: String, _ source: String, _ options: [String]? = nil) -> JSONValue {
+            var members: [(String, JSONValue)] = [("destination", .string(destination)), ("type", .string(type)), ("source", .string(source))]
             if let options { members.append(("options", strings(options))) }
             return .object(members)
         }
-        let mounts: [GoJSON] = [
+        let mounts: [JSONValue] = [
             mount("/proc", "proc", "proc"),
             mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
             // ToRootless drops uid=/gid= options: an unmapped tty group would fail the mount.
@@ -44,15 +45,15 @@ enum SpecTemplate {
                 : mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
             mount("/sys/fs/cgroup", "cgroup", "cgroup", ["nosuid", "noexec", "nodev", "relatime", "ro"]),
         ]
-        func mapping(_ host: UInt32) -> GoJSON {
+        func mapping(_ host: UInt32) -> JSONValue {
             .array([.object([("containerID", .int(0)), ("hostID", .int(host)), ("size", .int(1))])])
         }
         // Example() lists pid, network, ipc, uts, mount (+ cgroup on cgroup2); ToRootless drops network
         // and appends user.
         var names = ["pid", "network", "ipc", "uts", "mount"] + (cgroup2 ? ["cgroup"] : [])
         if rootless { names = names.filter { $0 != "network" } + ["user"] }
-        let namespaces = names.map { GoJSON.object([("type", .string($0))]) }
-        var linux: [(String, GoJSON)] = rootless
+        let namespaces = names.map { JSONValue.object([("type", .string($0))]) }
+        var linux: [(String, JSONValue)] = rootless
             ? [("uidMappings", mapping(uid)), ("gidMappings", mapping(gid))]
             : [("resources", .object([("devices", .array([.object([("allow", .bool(false)), ("access", .string("rwm"))])]))]))]
         linux += [
