@@ -160,7 +160,24 @@ extension Runtime {
     /// The pids in the container's cgroup.
     public func processes(id: String) throws(RuntimeError) -> [Int32] {
         let record = try store.load(id)
-        return try step("listing processes of \(id)") { try Cgroups.manager(path: record.cgroupPath).processes() }
+        let manager = try step("cgroup \(record.cgroupPath)") { try Cgroups.manager(path: record.cgroupPath) }
+        if manager is DetachedCgroup { return try pidNamespaceMembers(of: record) }
+        return try step("listing processes of \(id)") { try manager.processes() }
+    }
+
+    /// The processes of a container without a cgroup (rootless, nothing delegated): those in its init's pid
+    /// namespace, found by the namespace's inode in /proc/PID/ns/pid. Every process of the container is there
+    /// (exec joins it) and nothing else is, unless the container shares the caller's pid namespace.
+    func pidNamespaceMembers(of record: ContainerRecord) throws(RuntimeError) -> [Int32] {
+        guard record.initPid > 0, Processes.isAlive(pid: record.initPid, startTime: record.initStartTime),
+              let namespace = try? Files.readLink("/proc/\(record.initPid)/ns/pid") else {
+            throw RuntimeError(RuntimeError.notRunning, "")
+        }
+        guard namespace != (try? Files.readLink("/proc/self/ns/pid")) else {
+            throw RuntimeError("listing processes of \(record.id)", DetachedCgroup.reason + ", and it shares this pid namespace")
+        }
+        let entries = (try? Files.listDirectory("/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { (try? Files.readLink("/proc/\($0)/ns/pid")) == namespace }.sorted()
     }
 
     /// `update`: applies new limits and remembers them for later `state`/`update` calls. As runc, a zero

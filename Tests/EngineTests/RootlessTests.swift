@@ -219,6 +219,14 @@ extension EngineSuite {
                 let pid = try #require(Int32(try user.berth(["inspect", "-f", "{{.State.Pid}}", "web"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
                 #expect(user.processes().contains(pid))
                 #expect(try user.berth(["inspect", "-f", "{{.State.Status}}", "web"]).stdout == "running\n")
+                // No cgroup on this host: top lists the processes of the container's pid namespace, an exec'd one too.
+                #expect(try user.berth(["exec", "-d", "web", "sleep", "301"]).succeeded)
+                var top = ""
+                #expect(try eventually(timeout: 10) {
+                    top = try user.berth(["top", "web"]).stdout
+                    return top.contains("sleep 300") && top.contains("sleep 301")
+                }, "\(top)")
+                #expect(top.split(separator: "\n").count == 3, "\(top)")   // the header and the two
                 let stop = try user.berth(["stop", "-t", "1", "web"])
                 #expect(stop.succeeded, "\(stop.stderr)")
                 #expect(try user.berth(["inspect", "-f", "{{.State.Status}}", "web"]).stdout == "exited\n")
