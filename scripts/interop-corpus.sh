@@ -293,7 +293,8 @@ consume_one() { # TOOL FORMAT FILE CONFIG N  (prints one line; N numbers the arc
         ct image mount "$ref" "$W/mnt-$n" >"$W/log" 2>&1 || { say "fail $file: ctr image mount: $(tail -1 "$W/log")"; return; }
         runs_ok "$W/mnt-$n"; local rc=$?
         ct image unmount --rm "$W/mnt-$n" >/dev/null 2>&1
-        ct image rm "$ref" >/dev/null 2>&1
+        # --sync: containerd collects the content at once, not while the next import reuses the same blobs
+        ct image rm --sync "$ref" >/dev/null 2>&1
         [ $rc = 0 ] || { say "fail $file: busybox does not run from containerd's snapshot"; return; }
         say "ok $file: ctr image import ($ref), the manifest names the image ID, ctr image mount + busybox echo ok" ;;
     esac
