@@ -12,7 +12,7 @@ import OCISpec
 /// point leaves a record that `delete --force` can clean up from. It is small on purpose: start,
 /// state, kill and delete decode it on every call; the config itself is kept verbatim in
 /// `<root>/<id>/config.json` and decoded only by exec and update.
-public struct ContainerRecord: Codable, Sendable {
+public struct ContainerRecord: Sendable {
     public var id: String
     public var bundle: String
     public var rootfs: String
@@ -128,7 +128,7 @@ public struct ContainerStore: Sendable {
     }
 }
 
-/// state.json without Codable (`JSONValue`): `start`, `kill`, `state` and `delete` each read it in a new
+/// state.json without Codable (`JSONValue`; the record has no Codable conformance at all): `start`, `kill`, `state` and `delete` each read it in a new
 /// process, and `create` writes it twice. The keys are the properties' names, as Codable wrote them, so records
 /// of either kind read back alike.
 extension ContainerRecord {
